@@ -1,0 +1,106 @@
+//! Error kinds as counted values. A failed operation is data, not a reason to stop.
+
+use std::fmt;
+
+/// What went wrong with one operation. Small and `Copy`, so counting one allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// An OS error number from an I/O call.
+    Errno(i32),
+    /// An I/O completed with fewer bytes than asked (end of file or a device's limit).
+    ShortTransfer,
+    Connect,
+    Timeout,
+    Protocol,
+    /// A status the target reported (an HTTP status, say) that the job counts as an error.
+    Status(u16),
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ErrorKind::Errno(n) => match errno_name(n) {
+                Some(name) => f.write_str(name),
+                None => write!(f, "errno {n}"),
+            },
+            ErrorKind::ShortTransfer => f.write_str("short transfer"),
+            ErrorKind::Connect => f.write_str("connect"),
+            ErrorKind::Timeout => f.write_str("timeout"),
+            ErrorKind::Protocol => f.write_str("protocol"),
+            ErrorKind::Status(code) => write!(f, "status {code}"),
+        }
+    }
+}
+
+/// The symbolic names users search for; the numeric value is kept alongside in results.
+fn errno_name(n: i32) -> Option<&'static str> {
+    Some(match n {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EINVAL => "EINVAL",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::EROFS => "EROFS",
+        libc::EDQUOT => "EDQUOT",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ECANCELED => "ECANCELED",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::ECONNRESET => "ECONNRESET",
+        libc::EPIPE => "EPIPE",
+        libc::ENXIO => "ENXIO",
+        _ => return None,
+    })
+}
+
+impl ErrorKind {
+    pub fn errno(self) -> Option<i32> {
+        match self {
+            ErrorKind::Errno(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// Counts per error kind. Linear search: a job sees a handful of kinds at most, and a vector
+/// that has already seen a kind never allocates again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorTally {
+    counts: Vec<(ErrorKind, u64)>,
+}
+
+impl ErrorTally {
+    #[inline]
+    pub fn add(&mut self, kind: ErrorKind, n: u64) {
+        match self.counts.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, count)) => *count += n,
+            None => self.counts.push((kind, n)),
+        }
+    }
+
+    pub fn merge(&mut self, other: &ErrorTally) {
+        for &(kind, n) in &other.counts {
+            self.add(kind, n);
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (ErrorKind, u64)> + '_ {
+        self.counts.iter().copied()
+    }
+
+    pub fn clear(&mut self) {
+        self.counts.clear();
+    }
+}

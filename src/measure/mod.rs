@@ -1,0 +1,20 @@
+//! The recording path shared by every driver.
+//!
+//! Each worker owns a [`Recorder`]: per operation kind, a latency histogram (and a service-time
+//! one for open-model jobs), counts, bytes and error tallies for the current interval. Nothing
+//! on that path locks or allocates. When an operation ends past the interval boundary the
+//! recorder hands the finished interval to the collector over a channel and takes an emptied
+//! one back; the collector ([`Collector`]) merges workers into job totals and the time series.
+//! This module does not decide when operations are issued, nor how results are rendered.
+
+mod collector;
+mod errors;
+mod histogram;
+mod recorder;
+
+pub use collector::{Collector, JobTotals, LiveView, OpTotals, IntervalTotals};
+pub use errors::{ErrorKind, ErrorTally};
+pub use histogram::{
+    LatencyHistogram, LatencySummary, Quantile, Value, HIGHEST_NS, RELATIVE_ERROR, SIGFIGS,
+};
+pub use recorder::{Clock, OpId, Phase, Recorder, Snapshot, WorkerStats};
