@@ -4,6 +4,14 @@
 //! their drivers while workers record into the measurement path ([`measure`]), the runner
 //! gathers [`results`], and renderers ([`report`]) show them.
 
+pub mod cli;
 pub mod drivers;
+pub mod exit;
 pub mod measure;
+pub mod report;
+pub mod results;
+pub mod runner;
 pub mod workload;
+
+/// The workload `plimsoll run` uses when given none: `workloads/quickstart.toml`.
+pub const QUICKSTART: &str = include_str!("../workloads/quickstart.toml");

@@ -1,1 +1,154 @@
-fn main() {}
+//! The `plimsoll` binary: parse the command line, call the library, map outcomes to exit codes.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::Parser as _;
+
+use plimsoll::cli::{Cli, Command};
+use plimsoll::drivers::SetupError;
+use plimsoll::exit;
+use plimsoll::results::{RunResults, RunStatus};
+use plimsoll::runner::{self, RunOptions};
+use plimsoll::workload::{self, Workload};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let code = match cli.command {
+        Command::Run {
+            workload,
+            output,
+            quiet,
+        } => run(workload.as_deref(), output, quiet),
+        Command::Validate { workload } => validate(&workload),
+    };
+    ExitCode::from(code)
+}
+
+fn validate(path: &Path) -> u8 {
+    match workload::load_file(path) {
+        Ok(w) => {
+            println!(
+                "{}: ok ({} job{})",
+                path.display(),
+                w.jobs.len(),
+                plural(w.jobs.len())
+            );
+            exit::OK
+        }
+        Err(e) => fail(exit::BAD_INPUT, &e),
+    }
+}
+
+fn run(path: Option<&Path>, output: Option<PathBuf>, quiet: bool) -> u8 {
+    let workload = match load(path) {
+        Ok(w) => w,
+        Err(e) => return fail(exit::BAD_INPUT, &e),
+    };
+    let stop = match install_interrupt_flag() {
+        Ok(stop) => stop,
+        Err(e) => return fail(exit::FAILURE, &e),
+    };
+    let options = RunOptions {
+        progress: !quiet && std::io::stderr().is_terminal(),
+    };
+    let results = match runner::run(&workload, path, &stop, options) {
+        Ok(results) => results,
+        Err(e @ SetupError::Input { .. }) => return fail(exit::BAD_INPUT, &e),
+        Err(e @ SetupError::Failed { .. }) => return fail(exit::FAILURE, &e),
+    };
+    let output = output.unwrap_or_else(|| default_output(&workload));
+    if let Err(e) = results.write(&output) {
+        let message = format!("cannot write results to {}: {e}", output.display());
+        return fail(exit::FAILURE, &message);
+    }
+    if !quiet {
+        print!("{}", plimsoll::report::terminal::summary(&results));
+        println!("\nresults: {}", output.display());
+    }
+    status_code(&results)
+}
+
+fn load(path: Option<&Path>) -> Result<Workload, workload::WorkloadError> {
+    match path {
+        Some(path) => workload::load_file(path),
+        None => workload::load_str("(built-in quickstart)", plimsoll::QUICKSTART),
+    }
+}
+
+fn status_code(results: &RunResults) -> u8 {
+    match results.status {
+        RunStatus::Complete => exit::OK,
+        RunStatus::Interrupted => exit::INTERRUPTED,
+        RunStatus::Failed => {
+            let failure = results.failure.as_deref().unwrap_or("a worker failed");
+            fail(exit::FAILURE, &failure)
+        }
+    }
+}
+
+/// The first Ctrl-C (or SIGTERM) asks the run to stop and write what it measured; a second
+/// one ends the process at once.
+fn install_interrupt_flag() -> std::io::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(
+            signal,
+            i32::from(exit::INTERRUPTED),
+            stop.clone(),
+        )?;
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    Ok(stop)
+}
+
+fn default_output(workload: &Workload) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "")
+        .trim_end_matches('Z')
+        .to_owned();
+    let name: String = workload
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from("reports")
+        .join(format!("{name}-{stamp}"))
+        .join("results.json")
+}
+
+fn fail(code: u8, error: &dyn std::fmt::Display) -> u8 {
+    eprintln!("plimsoll: error: {error:#}");
+    code
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "plimsoll=debug,warn",
+        _ => "plimsoll=trace,debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}

@@ -67,12 +67,12 @@ struct JobState {
     /// Per worker, the last interval it reported, or `None` once it has finished.
     progress: Vec<Option<u64>>,
     spares: Vec<Sender<WorkerStats>>,
+    live: LiveView,
 }
 
 /// Merges snapshots from every worker of every job into totals and interval series.
 pub struct Collector {
     jobs: Vec<JobState>,
-    live: LiveView,
 }
 
 impl Collector {
@@ -92,10 +92,11 @@ impl Collector {
                     open: BTreeMap::new(),
                     progress: vec![Some(0); spares.len()],
                     spares,
+                    live: LiveView::default(),
                 }
             })
             .collect();
-        Collector { jobs, live: LiveView::default() }
+        Collector { jobs }
     }
 
     pub fn absorb(&mut self, snapshot: Snapshot) {
@@ -112,26 +113,39 @@ impl Collector {
                     .open
                     .entry(snapshot.interval)
                     .or_insert_with(|| vec![OpTotals::default(); n]);
-                for ((open, total), stats) in
-                    open.iter_mut().zip(job.totals.measured.iter_mut()).zip(&snapshot.stats.ops)
+                for ((open, total), stats) in open
+                    .iter_mut()
+                    .zip(job.totals.measured.iter_mut())
+                    .zip(&snapshot.stats.ops)
                 {
                     open.absorb(stats);
                     total.absorb(stats);
                 }
             }
         }
-        job.progress[snapshot.worker] =
-            if snapshot.last { None } else { Some(snapshot.interval) };
+        job.progress[snapshot.worker] = if snapshot.last {
+            None
+        } else {
+            Some(snapshot.interval)
+        };
         if !snapshot.last {
             let _ = job.spares[snapshot.worker].send(snapshot.stats);
         }
         if let Some(closed) = job.close_passed() {
-            self.live = closed;
+            job.live = closed;
         }
     }
 
-    pub fn live(&self) -> &LiveView {
-        &self.live
+    /// The newest closed interval of every job, added up; p99 is the worst job's.
+    pub fn live(&self) -> LiveView {
+        self.jobs
+            .iter()
+            .fold(LiveView::default(), |sum, job| LiveView {
+                ops: sum.ops + job.live.ops,
+                bytes: sum.bytes + job.live.bytes,
+                errors: sum.errors + job.live.errors,
+                p99_ns: sum.p99_ns.max(job.live.p99_ns),
+            })
     }
 
     /// Closes what is still open and returns every job's totals.
@@ -148,7 +162,12 @@ impl JobState {
     /// Moves every interval that all workers have left into the series. Returns the live view
     /// of the newest one closed, if any.
     fn close_passed(&mut self) -> Option<LiveView> {
-        let horizon = self.progress.iter().map(|p| p.unwrap_or(u64::MAX)).min().unwrap_or(u64::MAX);
+        let horizon = self
+            .progress
+            .iter()
+            .map(|p| p.unwrap_or(u64::MAX))
+            .min()
+            .unwrap_or(u64::MAX);
         let mut live = None;
         while let Some(entry) = self.open.first_entry() {
             if *entry.key() >= horizon {

@@ -6,8 +6,8 @@
 //! p99.95 of 44,000 samples picks the same sample an exact sort would.
 
 use base64::Engine as _;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::Serialize;
 
 /// Smallest trackable latency, in nanoseconds.
@@ -78,7 +78,11 @@ impl LatencyHistogram {
     pub fn new() -> Self {
         let inner = Histogram::new_with_bounds(LOWEST_NS, HIGHEST_NS, SIGFIGS)
             .expect("constant histogram bounds are valid");
-        LatencyHistogram { inner, above_range: 0, above_range_max: 0 }
+        LatencyHistogram {
+            inner,
+            above_range: 0,
+            above_range_max: 0,
+        }
     }
 
     #[inline]
@@ -93,7 +97,9 @@ impl LatencyHistogram {
     }
 
     pub fn add(&mut self, other: &LatencyHistogram) {
-        self.inner.add(&other.inner).expect("histograms share bounds");
+        self.inner
+            .add(&other.inner)
+            .expect("histograms share bounds");
         self.above_range += other.above_range;
         self.above_range_max = self.above_range_max.max(other.above_range_max);
     }
@@ -195,7 +201,9 @@ impl LatencyHistogram {
             .deserialize(&mut bytes.as_slice())
             .map_err(|e| format!("histogram does not decode: {e:?}"))?;
         let mut hist = LatencyHistogram::new();
-        hist.inner.add(&decoded).map_err(|e| format!("histogram has other bounds: {e:?}"))?;
+        hist.inner
+            .add(&decoded)
+            .map_err(|e| format!("histogram has other bounds: {e:?}"))?;
         hist.above_range = above_range;
         hist.above_range_max = above_range_max;
         Ok(hist)
@@ -269,7 +277,12 @@ mod tests {
         let samples: Vec<u64> = (1..=44_000u64).map(|i| 1_000 + i * 1_000).collect();
         let mut hist = LatencyHistogram::new();
         samples.iter().for_each(|&s| hist.record(s));
-        for q in [Quantile(999_500), Quantile::P50, Quantile::P99_99, Quantile(1_000_000)] {
+        for q in [
+            Quantile(999_500),
+            Quantile::P50,
+            Quantile::P99_99,
+            Quantile(1_000_000),
+        ] {
             let exact = exact_nearest_rank(&samples, q);
             let got = hist.percentile(q).ns().unwrap();
             assert!(within_error(got, exact), "q={q:?} got {got} exact {exact}");

@@ -12,9 +12,10 @@ mod errors;
 mod histogram;
 mod recorder;
 
-pub use collector::{Collector, JobTotals, LiveView, OpTotals, IntervalTotals};
+pub use collector::{Collector, IntervalTotals, JobTotals, LiveView, OpTotals};
 pub use errors::{ErrorKind, ErrorTally};
 pub use histogram::{
-    LatencyHistogram, LatencySummary, Quantile, Value, HIGHEST_NS, RELATIVE_ERROR, SIGFIGS,
+    HIGHEST_NS, LOWEST_NS, LatencyHistogram, LatencySummary, Quantile, RELATIVE_ERROR, SIGFIGS,
+    Value,
 };
 pub use recorder::{Clock, OpId, Phase, Recorder, Snapshot, WorkerStats};

@@ -22,13 +22,20 @@ pub struct Clock {
 impl Clock {
     pub fn new(start: Instant, warmup: Duration, duration: Duration, interval: Duration) -> Self {
         let measure_start = start + warmup;
-        Clock { measure_start, measure_end: measure_start + duration, interval }
+        Clock {
+            measure_start,
+            measure_end: measure_start + duration,
+            interval,
+        }
     }
 
     /// The phase and interval number an instant falls in.
     pub fn locate(&self, at: Instant) -> (Phase, u64) {
         match at.checked_duration_since(self.measure_start) {
-            Some(since) => (Phase::Measured, (since.as_nanos() / self.interval.as_nanos()) as u64),
+            Some(since) => (
+                Phase::Measured,
+                (since.as_nanos() / self.interval.as_nanos()) as u64,
+            ),
             None => (Phase::Warmup, 0),
         }
     }
@@ -82,7 +89,9 @@ pub struct WorkerStats {
 
 impl WorkerStats {
     pub fn new(op_count: usize) -> Self {
-        WorkerStats { ops: (0..op_count).map(|_| OpStats::default()).collect() }
+        WorkerStats {
+            ops: (0..op_count).map(|_| OpStats::default()).collect(),
+        }
     }
 
     pub fn clear(&mut self) {
@@ -155,7 +164,14 @@ impl Recorder {
     /// A completed operation, open model: latency from the scheduled slot, service time from
     /// the actual send.
     #[inline]
-    pub fn record_open(&mut self, op: OpId, intended: Instant, sent: Instant, end: Instant, bytes: u64) {
+    pub fn record_open(
+        &mut self,
+        op: OpId,
+        intended: Instant,
+        sent: Instant,
+        end: Instant,
+        bytes: u64,
+    ) {
         let stats = self.stats_at(op, end);
         stats.latency.record(nanos_between(intended, end));
         stats.service.record(nanos_between(sent, end));

@@ -31,9 +31,9 @@ impl ByteSize {
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         let (number, suffix) = split_number(text);
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("`{text}` is not a size; write it like `4KiB`, `64k` or `1GiB`"))?;
+        let value: f64 = number.parse().map_err(|_| {
+            format!("`{text}` is not a size; write it like `4KiB`, `64k` or `1GiB`")
+        })?;
         let multiplier: u64 = match suffix.to_ascii_lowercase().as_str() {
             "" | "b" => 1,
             "k" | "kb" | "kib" => 1 << 10,
@@ -49,7 +49,9 @@ impl ByteSize {
         };
         let bytes = value * multiplier as f64;
         if !bytes.is_finite() || bytes < 0.0 || bytes.fract() != 0.0 || bytes > u64::MAX as f64 {
-            return Err(format!("`{text}` is not a whole, non-negative number of bytes"));
+            return Err(format!(
+                "`{text}` is not a whole, non-negative number of bytes"
+            ));
         }
         Ok(ByteSize(bytes as u64))
     }
@@ -68,7 +70,11 @@ impl Rate {
             "k" | "K" => 1e3,
             "M" | "m" => 1e6,
             "G" | "g" => 1e9,
-            _ => return Err(format!("`{text}` has an unknown rate unit `{suffix}`; use k, M or G")),
+            _ => {
+                return Err(format!(
+                    "`{text}` has an unknown rate unit `{suffix}`; use k, M or G"
+                ));
+            }
         };
         let rate = value * multiplier;
         if !rate.is_finite() || rate <= 0.0 {
@@ -102,7 +108,9 @@ impl HumanDuration {
     pub fn parse(text: &str) -> Result<Self, String> {
         humantime::parse_duration(text.trim())
             .map(HumanDuration)
-            .map_err(|e| format!("`{text}` is not a duration ({e}); write it like `30s` or `1m30s`"))
+            .map_err(|e| {
+                format!("`{text}` is not a duration ({e}); write it like `30s` or `1m30s`")
+            })
     }
 }
 
@@ -115,9 +123,14 @@ fn split_number(text: &str) -> (&str, &str) {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+        const UNITS: [(&str, u64); 4] = [
+            ("TiB", 1 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ];
         for (name, size) in UNITS {
-            if self.0 >= size && self.0 % size == 0 {
+            if self.0 >= size && self.0.is_multiple_of(size) {
                 return write!(f, "{}{name}", self.0 / size);
             }
         }
@@ -196,11 +209,19 @@ human_serde!(
 human_serde!(
     Rate,
     "a rate such as `5k` or a number per second",
-    |v| if v > 0.0 { Ok(Rate(v)) } else { Err(format!("{v} must be a positive rate")) },
+    |v| if v > 0.0 {
+        Ok(Rate(v))
+    } else {
+        Err(format!("{v} must be a positive rate"))
+    },
     |v: &Rate, s: S| s.serialize_f64(v.0)
 );
-human_serde!(Share, "a share such as `70%` or `0.7`", Share::from_fraction, |v: &Share, s: S| s
-    .serialize_f64(v.0));
+human_serde!(
+    Share,
+    "a share such as `70%` or `0.7`",
+    Share::from_fraction,
+    |v: &Share, s: S| s.serialize_f64(v.0)
+);
 human_serde!(
     HumanDuration,
     "a duration such as `30s`",
@@ -244,7 +265,10 @@ mod tests {
 
     #[test]
     fn durations_use_human_units() {
-        assert_eq!(HumanDuration::parse("1m30s").unwrap().0, Duration::from_secs(90));
+        assert_eq!(
+            HumanDuration::parse("1m30s").unwrap().0,
+            Duration::from_secs(90)
+        );
         assert!(HumanDuration::parse("soon").is_err());
     }
 }

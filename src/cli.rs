@@ -1,0 +1,41 @@
+//! The command line: what each subcommand takes. Parsing only; `main` acts on it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Storage performance benchmarking and load generation.
+///
+/// Exit codes: 0 ok; 1 a threshold failed; 2 bad input or usage; 3 setup or run failure;
+/// 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "plimsoll", version, about, long_about)]
+pub struct Cli {
+    /// Log decisions to stderr (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a workload and write its results.
+    Run {
+        /// The workload file (TOML). Without it, the built-in quickstart runs: a short disk
+        /// workload on files in the current directory.
+        workload: Option<PathBuf>,
+        /// Where to write the results JSON. Default:
+        /// reports/<workload>-<start time>/results.json.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// No progress line, no summary: only errors on stderr.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Check a workload file without running it.
+    Validate {
+        /// The workload file (TOML).
+        workload: PathBuf,
+    },
+}

@@ -1,0 +1,79 @@
+//! Numbers as people read them: latencies with a unit that fits, rates with k/M, bytes in
+//! binary units. Every renderer uses these so a figure reads the same everywhere.
+
+/// `850ns`, `12.3µs`, `4.56ms`, `1.23s`.
+pub fn latency(ns: Option<u64>) -> String {
+    let Some(ns) = ns else { return "-".to_owned() };
+    let ns = ns as f64;
+    if ns < 1e3 {
+        format!("{ns:.0}ns")
+    } else if ns < 1e6 {
+        format!("{}µs", three_digits(ns / 1e3))
+    } else if ns < 1e9 {
+        format!("{}ms", three_digits(ns / 1e6))
+    } else {
+        format!("{}s", three_digits(ns / 1e9))
+    }
+}
+
+/// `950`, `12.3k`, `1.05M`: decimal, as rates are.
+pub fn count(n: f64) -> String {
+    if n < 1e3 {
+        three_digits(n)
+    } else if n < 1e6 {
+        format!("{}k", three_digits(n / 1e3))
+    } else if n < 1e9 {
+        format!("{}M", three_digits(n / 1e6))
+    } else {
+        format!("{}G", three_digits(n / 1e9))
+    }
+}
+
+/// `512 B`, `4.00 KiB`, `1.50 GiB`: binary, as sizes are.
+pub fn bytes(n: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} {}", UNITS[0])
+    } else {
+        format!("{} {}", three_digits(value), UNITS[unit])
+    }
+}
+
+/// Three significant digits, without trailing noise: 1.23, 12.3, 123.
+fn three_digits(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.2}")
+    } else if v < 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_pick_a_readable_unit() {
+        assert_eq!(latency(Some(850)), "850ns");
+        assert_eq!(latency(Some(12_345)), "12.3µs");
+        assert_eq!(latency(Some(4_560_000)), "4.56ms");
+        assert_eq!(latency(Some(30_000_000_000)), "30.0s");
+        assert_eq!(latency(None), "-");
+    }
+
+    #[test]
+    fn counts_and_bytes_use_their_own_bases() {
+        assert_eq!(count(95_000.0), "95.0k");
+        assert_eq!(bytes(4096.0), "4.00 KiB");
+        assert_eq!(bytes(100.0), "100 B");
+        assert_eq!(bytes(1.5 * 1024.0 * 1024.0 * 1024.0), "1.50 GiB");
+    }
+}

@@ -1,0 +1,109 @@
+//! The summary a person reads at a glance after a run: one table per job.
+
+use std::fmt::Write as _;
+
+use super::format;
+use crate::results::{JobResults, OpResults, RunResults, RunStatus};
+
+pub fn summary(results: &RunResults) -> String {
+    let mut out = String::new();
+    let status = match results.status {
+        RunStatus::Complete => "complete",
+        RunStatus::Interrupted => "INTERRUPTED",
+        RunStatus::Failed => "FAILED",
+    };
+    let _ = writeln!(
+        out,
+        "{}: {status}, measured {:.1} s (warmup {:.1} s)",
+        results
+            .workload
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("workload"),
+        results.measured_ns as f64 / 1e9,
+        results.warmup_ns as f64 / 1e9,
+    );
+    if let Some(failure) = &results.failure {
+        let _ = writeln!(out, "  failure: {failure}");
+    }
+    for job in &results.jobs {
+        out.push('\n');
+        job_table(&mut out, job);
+    }
+    out
+}
+
+fn job_table(out: &mut String, job: &JobResults) {
+    let _ = writeln!(out, "job {} ({}){}", job.name, job.kind, target_line(job));
+    let _ = writeln!(
+        out,
+        "  {:<10} {:>9} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        "op", "ops", "op/s", "bandwidth", "p50", "p99", "p99.9", "max", "errors"
+    );
+    if job.operations.is_empty() {
+        let _ = writeln!(out, "  (no operations completed in the measured window)");
+    }
+    for op in &job.operations {
+        op_row(out, op);
+    }
+    for op in &job.operations {
+        for error in &op.errors {
+            let _ = writeln!(out, "  {} errors: {} × {}", op.op, error.count, error.kind);
+        }
+        if op.latency_ns.above_range_count > 0 {
+            let _ = writeln!(
+                out,
+                "  {}: {} operations took longer than the histogram's 1 h range; percentiles \
+                 that fall among them are shown as >1h",
+                op.op, op.latency_ns.above_range_count
+            );
+        }
+    }
+}
+
+fn op_row(out: &mut String, op: &OpResults) {
+    let l = &op.latency_ns;
+    let above = l.above_range_count > 0;
+    let pct = |v: Option<u64>| match v {
+        None if above => ">1h".to_owned(),
+        v => format::latency(v),
+    };
+    let _ = writeln!(
+        out,
+        "  {:<10} {:>9} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        op.op,
+        format::count(op.count as f64),
+        format::count(op.ops_per_s),
+        if op.bytes > 0 {
+            format!("{}/s", format::bytes(op.bytes_per_s))
+        } else {
+            "-".into()
+        },
+        pct(l.p50),
+        pct(l.p99),
+        pct(l.p99_9),
+        format::latency(l.max),
+        op.error_count,
+    );
+}
+
+/// `, io_uring, direct, 4 workers, ./x.dat` from whatever the driver reported.
+fn target_line(job: &JobResults) -> String {
+    let t = &job.target;
+    let mut parts = Vec::new();
+    if let Some(engine) = t.get("engine").and_then(|v| v.as_str()) {
+        parts.push(engine.to_owned());
+    }
+    if t.get("direct").and_then(|v| v.as_bool()) == Some(true) {
+        parts.push("direct".to_owned());
+    }
+    parts.push(format!(
+        "{} worker{}",
+        job.workers,
+        if job.workers == 1 { "" } else { "s" }
+    ));
+    if let Some(path) = t.get("path").and_then(|v| v.as_str()) {
+        parts.push(path.to_owned());
+    }
+    format!(": {}", parts.join(", "))
+}

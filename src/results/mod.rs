@@ -1,0 +1,288 @@
+//! The results model: the one document every renderer, comparison and merge reads.
+//!
+//! A results file carries the histograms themselves (HdrHistogram V2, deflate, base64) beside
+//! the percentiles derived from them, so a later tool can merge shards exactly or derive other
+//! percentiles. Units are in field names. This module builds the document from collector totals
+//! and reads it back; it does not render it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::measure::{ErrorTally, JobTotals, LatencyHistogram, LatencySummary, OpTotals};
+
+/// Bumped whenever a field changes meaning or is removed.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Ran its full duration.
+    Complete,
+    /// Stopped early by a signal; the figures cover the measured part.
+    Interrupted,
+    /// Stopped by a failure after load started; the figures cover what was measured.
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResults {
+    pub schema_version: u32,
+    pub plimsoll_version: String,
+    pub status: RunStatus,
+    /// What went wrong, when `status` is `failed` (or a job's workers failed).
+    pub failure: Option<String>,
+    pub workload_file: Option<String>,
+    /// The workload as loaded, defaults filled in.
+    pub workload: serde_json::Value,
+    pub host: serde_json::Value,
+    /// Wall-clock start of the run (warmup included), RFC 3339 UTC.
+    pub started_at: String,
+    pub warmup_ns: u64,
+    pub duration_requested_ns: u64,
+    /// The measured window as it actually ran: from the end of warmup until the last worker
+    /// stopped (in-flight operations drained), or until an interruption.
+    pub measured_ns: u64,
+    pub interval_ns: u64,
+    pub jobs: Vec<JobResults>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobResults {
+    pub name: String,
+    pub kind: String,
+    /// `closed`: each worker issues its next operation when the previous one completes.
+    pub load_model: String,
+    pub workers: usize,
+    /// What the driver reports about its target (path, engine, alignment...).
+    pub target: serde_json::Value,
+    pub operations: Vec<OpResults>,
+    /// Counts from warmup, kept apart from the measured figures.
+    pub warmup: Vec<WarmupOp>,
+    pub intervals: Vec<IntervalResults>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpResults {
+    pub op: String,
+    pub count: u64,
+    pub bytes: u64,
+    pub ops_per_s: f64,
+    pub bytes_per_s: f64,
+    pub latency_ns: LatencySummary,
+    pub latency_histogram: EncodedHistogram,
+    pub errors: Vec<ErrorCount>,
+    pub error_count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WarmupOp {
+    pub op: String,
+    pub count: u64,
+    pub bytes: u64,
+    pub error_count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorCount {
+    /// `ENOSPC`, `timeout`, `status 503`...
+    pub kind: String,
+    pub errno: Option<i32>,
+    pub count: u64,
+}
+
+/// One histogram as stored: enough to rebuild it exactly.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EncodedHistogram {
+    /// Always `hdrhistogram-v2-deflate-base64`.
+    pub encoding: String,
+    pub data: String,
+    pub lowest_trackable_ns: u64,
+    pub highest_trackable_ns: u64,
+    pub significant_digits: u8,
+    /// Samples above `highest_trackable_ns`: not in `data`, counted here.
+    pub above_range_count: u64,
+    pub above_range_max_ns: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntervalResults {
+    /// From the start of measurement.
+    pub start_ns: u64,
+    pub duration_ns: u64,
+    pub ops: Vec<IntervalOpResults>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntervalOpResults {
+    pub op: String,
+    pub count: u64,
+    pub bytes: u64,
+    pub error_count: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ErrorCount>,
+    pub latency_ns: IntervalLatency,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct IntervalLatency {
+    pub p50: Option<u64>,
+    pub p99: Option<u64>,
+    pub p99_9: Option<u64>,
+    pub max: Option<u64>,
+}
+
+impl EncodedHistogram {
+    pub fn encode(hist: &LatencyHistogram) -> Self {
+        EncodedHistogram {
+            encoding: "hdrhistogram-v2-deflate-base64".to_owned(),
+            data: hist.encode(),
+            lowest_trackable_ns: crate::measure::LOWEST_NS,
+            highest_trackable_ns: crate::measure::HIGHEST_NS,
+            significant_digits: crate::measure::SIGFIGS,
+            above_range_count: hist.above_range(),
+            above_range_max_ns: hist.max().filter(|_| hist.above_range() > 0).unwrap_or(0),
+        }
+    }
+
+    pub fn decode(&self) -> Result<LatencyHistogram, String> {
+        LatencyHistogram::decode(&self.data, self.above_range_count, self.above_range_max_ns)
+    }
+}
+
+/// What a job's driver adds to its results.
+pub struct JobFacts {
+    pub name: String,
+    pub kind: &'static str,
+    pub workers: usize,
+    pub target: serde_json::Value,
+}
+
+impl JobResults {
+    pub fn build(
+        facts: JobFacts,
+        totals: &JobTotals,
+        measured: Duration,
+        interval: Duration,
+    ) -> Self {
+        let seconds = measured.as_secs_f64();
+        let names = &totals.op_names;
+        let operations = names
+            .iter()
+            .zip(&totals.measured)
+            .filter(|(_, t)| t.count > 0 || t.errors.total() > 0)
+            .map(|(name, t)| OpResults::build(name, t, seconds))
+            .collect();
+        let warmup = names
+            .iter()
+            .zip(&totals.warmup)
+            .filter(|(_, t)| t.count > 0 || t.errors.total() > 0)
+            .map(|(name, t)| WarmupOp {
+                op: name.to_string(),
+                count: t.count,
+                bytes: t.bytes,
+                error_count: t.errors.total(),
+            })
+            .collect();
+        let intervals = totals
+            .intervals
+            .iter()
+            .map(|i| IntervalResults {
+                start_ns: i.index * interval.as_nanos() as u64,
+                duration_ns: interval.as_nanos() as u64,
+                ops: names
+                    .iter()
+                    .zip(&i.ops)
+                    .filter(|(_, o)| o.count > 0 || o.errors.total() > 0)
+                    .map(|(name, o)| IntervalOpResults {
+                        op: name.to_string(),
+                        count: o.count,
+                        bytes: o.bytes,
+                        error_count: o.errors.total(),
+                        errors: error_counts(&o.errors),
+                        latency_ns: IntervalLatency {
+                            p50: o.latency.p50,
+                            p99: o.latency.p99,
+                            p99_9: o.latency.p99_9,
+                            max: o.latency.max,
+                        },
+                    })
+                    .collect(),
+            })
+            .collect();
+        JobResults {
+            name: facts.name,
+            kind: facts.kind.to_owned(),
+            load_model: "closed".to_owned(),
+            workers: facts.workers,
+            target: facts.target,
+            operations,
+            warmup,
+            intervals,
+        }
+    }
+
+    pub fn total_errors(&self) -> u64 {
+        self.operations.iter().map(|o| o.error_count).sum()
+    }
+}
+
+impl OpResults {
+    fn build(name: &str, totals: &OpTotals, seconds: f64) -> Self {
+        let per_second = |n: u64| {
+            if seconds > 0.0 {
+                n as f64 / seconds
+            } else {
+                0.0
+            }
+        };
+        OpResults {
+            op: name.to_owned(),
+            count: totals.count,
+            bytes: totals.bytes,
+            ops_per_s: per_second(totals.count),
+            bytes_per_s: per_second(totals.bytes),
+            latency_ns: totals.latency.summary(),
+            latency_histogram: EncodedHistogram::encode(&totals.latency),
+            errors: error_counts(&totals.errors),
+            error_count: totals.errors.total(),
+        }
+    }
+}
+
+fn error_counts(tally: &ErrorTally) -> Vec<ErrorCount> {
+    let mut counts: Vec<ErrorCount> = tally
+        .iter()
+        .map(|(kind, count)| ErrorCount {
+            kind: kind.to_string(),
+            errno: kind.errno(),
+            count,
+        })
+        .collect();
+    counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
+    counts
+}
+
+impl RunResults {
+    /// Writes the document atomically: a reader never sees half a file, and a failed write
+    /// leaves any earlier file in place.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let partial = path.with_extension("json.partial");
+        let mut text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        text.push('\n');
+        std::fs::write(&partial, text)?;
+        std::fs::rename(&partial, path)
+    }
+
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read results file {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a plimsoll results file", path.display()))
+    }
+}

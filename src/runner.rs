@@ -1,0 +1,266 @@
+//! Runs a checked workload: prepares every job, runs their workers side by side through warmup
+//! and measurement, gathers what the recorders hand over, and builds the results document.
+//!
+//! The runner decides the phases and when to stop; drivers do the I/O and recorders keep the
+//! figures. Nothing here renders results.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::drivers::SetupError;
+use crate::drivers::disk::PreparedDisk;
+use crate::measure::{Clock, Collector, JobTotals, Recorder, Snapshot};
+use crate::report::progress::Progress;
+use crate::results::{JobFacts, JobResults, RunResults, RunStatus, SCHEMA_VERSION};
+use crate::workload::{Job, Workload};
+
+/// A job whose target is ready: what the runner needs from any driver.
+pub trait PreparedJob: Sync {
+    fn kind(&self) -> &'static str;
+    /// Operation kinds, in the order workers record them.
+    fn op_names(&self) -> Vec<&'static str>;
+    fn workers(&self) -> usize;
+    /// What the results say about the target, as the driver sees it.
+    fn target(&self) -> serde_json::Value;
+    /// Runs one worker until the clock's measured end or `stop`, then hands over its figures.
+    fn run_worker(
+        &self,
+        worker: usize,
+        recorder: Recorder,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<()>;
+    /// Removes what setup created, unless the job keeps it.
+    fn cleanup(self: Box<Self>);
+}
+
+impl PreparedJob for PreparedDisk {
+    fn kind(&self) -> &'static str {
+        "disk"
+    }
+
+    fn op_names(&self) -> Vec<&'static str> {
+        PreparedDisk::op_names(self)
+    }
+
+    fn workers(&self) -> usize {
+        PreparedDisk::workers(self)
+    }
+
+    fn target(&self) -> serde_json::Value {
+        serde_json::to_value(PreparedDisk::target(self)).unwrap_or_default()
+    }
+
+    fn run_worker(
+        &self,
+        worker: usize,
+        recorder: Recorder,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<()> {
+        PreparedDisk::run_worker(self, worker, recorder, stop)
+    }
+
+    fn cleanup(self: Box<Self>) {
+        PreparedDisk::cleanup(*self)
+    }
+}
+
+/// How the run is shown while it goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// A live progress line on stderr (the caller decides whether stderr is a terminal).
+    pub progress: bool,
+}
+
+/// Prepares every job, then runs them. A setup failure ends the run before any load and
+/// leaves nothing behind; a failure after load started still returns results, marked.
+pub fn run(
+    workload: &Workload,
+    workload_file: Option<&Path>,
+    stop: &AtomicBool,
+    options: RunOptions,
+) -> Result<RunResults, SetupError> {
+    let prepared = prepare_all(workload)?;
+    let started_at = SystemTime::now();
+    let outcome = drive(workload, &prepared, stop, options);
+    let facts: Vec<JobFacts> = workload
+        .jobs
+        .iter()
+        .zip(&prepared)
+        .map(|(job, p)| JobFacts {
+            name: job.name().to_owned(),
+            kind: p.kind(),
+            workers: p.workers(),
+            target: p.target(),
+        })
+        .collect();
+    prepared.into_iter().for_each(|p| p.cleanup());
+    Ok(assemble(
+        workload,
+        workload_file,
+        started_at,
+        facts,
+        outcome,
+        stop,
+    ))
+}
+
+fn prepare_all(workload: &Workload) -> Result<Vec<Box<dyn PreparedJob>>, SetupError> {
+    let mut prepared: Vec<Box<dyn PreparedJob>> = Vec::with_capacity(workload.jobs.len());
+    for job in &workload.jobs {
+        match prepare(job) {
+            Ok(p) => prepared.push(p),
+            Err(e) => {
+                prepared.into_iter().for_each(|p| p.cleanup());
+                return Err(e);
+            }
+        }
+    }
+    Ok(prepared)
+}
+
+fn prepare(job: &Job) -> Result<Box<dyn PreparedJob>, SetupError> {
+    match job {
+        Job::Disk(disk) => Ok(Box::new(PreparedDisk::prepare(disk)?)),
+    }
+}
+
+/// What the load phase produced, before it is shaped into results.
+struct Outcome {
+    totals: Vec<JobTotals>,
+    measured: Duration,
+    failures: Vec<String>,
+}
+
+fn drive(
+    workload: &Workload,
+    prepared: &[Box<dyn PreparedJob>],
+    stop: &AtomicBool,
+    options: RunOptions,
+) -> Outcome {
+    let (sink, snapshots) = mpsc::channel::<Snapshot>();
+    let clock = Clock::new(
+        Instant::now(),
+        workload.warmup.0,
+        workload.duration.0,
+        workload.interval.0,
+    );
+    let mut spare_senders = Vec::new();
+    let mut recorders = Vec::new();
+    for (index, job) in prepared.iter().enumerate() {
+        let ops = job.op_names();
+        let mut senders = Vec::new();
+        for worker in 0..job.workers() {
+            let (spare_tx, spare_rx) = mpsc::channel();
+            senders.push(spare_tx);
+            let recorder = Recorder::new(index, worker, ops.len(), clock, sink.clone(), spare_rx);
+            recorders.push((index, worker, recorder));
+        }
+        spare_senders.push((ops, senders));
+    }
+    drop(sink);
+    let mut collector = Collector::new(spare_senders);
+    let mut progress = options
+        .progress
+        .then(|| Progress::start(&workload.name, clock));
+
+    let failures = std::thread::scope(|scope| {
+        let handles: Vec<_> = recorders
+            .into_iter()
+            .map(|(index, worker, recorder)| {
+                let job = &prepared[index];
+                let name = format!("{}-{worker}", workload.jobs[index].name());
+                std::thread::Builder::new()
+                    .name(name)
+                    .spawn_scoped(scope, move || job.run_worker(worker, recorder, stop))
+                    .expect("spawning a worker thread")
+            })
+            .collect();
+        gather(&snapshots, &mut collector, progress.as_mut(), stop);
+        handles
+            .into_iter()
+            .zip(
+                prepared
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, j)| (0..j.workers()).map(move |w| (i, w))),
+            )
+            .filter_map(|(handle, (job, worker))| {
+                let name = workload.jobs[job].name();
+                match handle.join() {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(format!("job `{name}` worker {worker}: {e:#}")),
+                    Err(_) => Some(format!("job `{name}` worker {worker} panicked")),
+                }
+            })
+            .collect::<Vec<_>>()
+    });
+    let ended = Instant::now();
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    Outcome {
+        totals: collector.finish(),
+        measured: ended.saturating_duration_since(clock.measure_start),
+        failures,
+    }
+}
+
+/// Receives snapshots until every recorder has been dropped, keeping the progress line fresh.
+fn gather(
+    snapshots: &mpsc::Receiver<Snapshot>,
+    collector: &mut Collector,
+    mut progress: Option<&mut Progress>,
+    stop: &AtomicBool,
+) {
+    loop {
+        match snapshots.recv_timeout(Duration::from_millis(200)) {
+            Ok(snapshot) => collector.absorb(snapshot),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if let Some(progress) = progress.as_deref_mut() {
+            progress.update(collector.live(), stop.load(Ordering::Relaxed));
+        }
+    }
+}
+
+fn assemble(
+    workload: &Workload,
+    workload_file: Option<&Path>,
+    started_at: SystemTime,
+    facts: Vec<JobFacts>,
+    outcome: Outcome,
+    stop: &AtomicBool,
+) -> RunResults {
+    let status = if !outcome.failures.is_empty() {
+        RunStatus::Failed
+    } else if stop.load(Ordering::Relaxed) {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Complete
+    };
+    let jobs = facts
+        .into_iter()
+        .zip(&outcome.totals)
+        .map(|(facts, totals)| {
+            JobResults::build(facts, totals, outcome.measured, workload.interval.0)
+        })
+        .collect();
+    RunResults {
+        schema_version: SCHEMA_VERSION,
+        plimsoll_version: env!("CARGO_PKG_VERSION").to_owned(),
+        status,
+        failure: (!outcome.failures.is_empty()).then(|| outcome.failures.join("; ")),
+        workload_file: workload_file.map(|p| p.display().to_string()),
+        workload: serde_json::to_value(workload).unwrap_or_default(),
+        host: serde_json::Value::Null,
+        started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
+        warmup_ns: workload.warmup.0.as_nanos() as u64,
+        duration_requested_ns: workload.duration.0.as_nanos() as u64,
+        measured_ns: outcome.measured.as_nanos() as u64,
+        interval_ns: workload.interval.0.as_nanos() as u64,
+        jobs,
+    }
+}
