@@ -64,7 +64,7 @@ struct JobState {
     totals: JobTotals,
     /// Intervals still open: some worker may yet report into them.
     open: BTreeMap<u64, Vec<OpTotals>>,
-    /// Per worker, the last interval it reported, or `None` once it has finished.
+    /// Per worker, the interval it is in now, or `None` once it has finished.
     progress: Vec<Option<u64>>,
     spares: Vec<Sender<WorkerStats>>,
     live: LiveView,
@@ -101,34 +101,16 @@ impl Collector {
 
     pub fn absorb(&mut self, snapshot: Snapshot) {
         let job = &mut self.jobs[snapshot.job];
+        // An idle worker's snapshot is empty: it only says the worker has moved on.
         match snapshot.phase {
-            Phase::Warmup => {
-                for (total, stats) in job.totals.warmup.iter_mut().zip(&snapshot.stats.ops) {
-                    total.absorb(stats);
-                }
+            Phase::Warmup => job.absorb_warmup(&snapshot.stats),
+            Phase::Measured if !snapshot.stats.ops.is_empty() => {
+                job.absorb_measured(snapshot.interval, &snapshot.stats)
             }
-            Phase::Measured => {
-                let n = job.totals.op_names.len();
-                let open = job
-                    .open
-                    .entry(snapshot.interval)
-                    .or_insert_with(|| vec![OpTotals::default(); n]);
-                for ((open, total), stats) in open
-                    .iter_mut()
-                    .zip(job.totals.measured.iter_mut())
-                    .zip(&snapshot.stats.ops)
-                {
-                    open.absorb(stats);
-                    total.absorb(stats);
-                }
-            }
+            Phase::Measured => {}
         }
-        job.progress[snapshot.worker] = if snapshot.last {
-            None
-        } else {
-            Some(snapshot.interval)
-        };
-        if !snapshot.last {
+        job.progress[snapshot.worker] = snapshot.now_in;
+        if snapshot.now_in.is_some() && !snapshot.stats.ops.is_empty() {
             let _ = job.spares[snapshot.worker].send(snapshot.stats);
         }
         if let Some(closed) = job.close_passed() {
@@ -159,6 +141,25 @@ impl Collector {
 }
 
 impl JobState {
+    fn absorb_warmup(&mut self, stats: &WorkerStats) {
+        for (total, stats) in self.totals.warmup.iter_mut().zip(&stats.ops) {
+            total.absorb(stats);
+        }
+    }
+
+    fn absorb_measured(&mut self, interval: u64, stats: &WorkerStats) {
+        let n = self.totals.op_names.len();
+        let open = self
+            .open
+            .entry(interval)
+            .or_insert_with(|| vec![OpTotals::default(); n]);
+        let totals = self.totals.measured.iter_mut();
+        for ((open, total), stats) in open.iter_mut().zip(totals).zip(&stats.ops) {
+            open.absorb(stats);
+            total.absorb(stats);
+        }
+    }
+
     /// Moves every interval that all workers have left into the series. Returns the live view
     /// of the newest one closed, if any.
     fn close_passed(&mut self) -> Option<LiveView> {
@@ -197,5 +198,119 @@ impl JobState {
             self.totals.intervals.push(interval);
         }
         live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::measure::{Clock, ErrorKind, OpId, Recorder};
+
+    const READ: OpId = OpId(0);
+    const WRITE: OpId = OpId(1);
+
+    /// Two workers of one job, recording at chosen instants, merged by a collector.
+    fn run_two_workers(events: &[(usize, OpId, f64)]) -> JobTotals {
+        let start = Instant::now();
+        let secs = Duration::from_secs_f64;
+        let clock = Clock::new(start, secs(1.0), secs(3.0), secs(1.0));
+        let (sink, snapshots) = mpsc::channel();
+        let mut spares = Vec::new();
+        let mut recorders: Vec<Recorder> = (0..2)
+            .map(|w| {
+                let (tx, rx) = mpsc::channel();
+                spares.push(tx);
+                Recorder::new(0, w, 2, clock, sink.clone(), rx)
+            })
+            .collect();
+        drop(sink);
+        let mut collector = Collector::new(vec![(vec!["read", "write"], spares)]);
+        for &(worker, op, at) in events {
+            let end = start + secs(at);
+            recorders[worker].record(op, end - secs(0.001), end, 4096);
+            while let Ok(s) = snapshots.try_recv() {
+                collector.absorb(s);
+            }
+        }
+        recorders[1].record_error(WRITE, start + secs(3.95), ErrorKind::Errno(libc::ENOSPC));
+        recorders.into_iter().for_each(Recorder::finish);
+        snapshots.iter().for_each(|s| collector.absorb(s));
+        collector.finish().remove(0)
+    }
+
+    #[test]
+    fn warmup_is_kept_apart_and_intervals_split_by_completion_time() {
+        let totals = run_two_workers(&[
+            (0, READ, 0.2),
+            (1, READ, 0.7),
+            (0, READ, 1.1),
+            (1, WRITE, 1.5),
+            (0, READ, 2.2),
+            (1, READ, 3.9),
+        ]);
+        assert_eq!(totals.warmup[0].count, 2);
+        assert_eq!(totals.measured[0].count, 3);
+        assert_eq!(totals.measured[1].count, 1);
+        assert_eq!(
+            totals.measured[0].latency.count(),
+            3,
+            "warmup kept out of histograms"
+        );
+        let per_interval: Vec<(u64, u64)> = totals
+            .intervals
+            .iter()
+            .map(|i| (i.index, i.ops[0].count + i.ops[1].count))
+            .collect();
+        assert_eq!(per_interval, vec![(0, 2), (1, 1), (2, 1)]);
+        assert_eq!(totals.measured[1].errors.total(), 1);
+        assert_eq!(
+            totals.intervals[2].ops[1].errors.total(),
+            1,
+            "error lands in its interval"
+        );
+    }
+
+    #[test]
+    fn an_interval_stays_open_until_every_worker_has_left_it() {
+        let start = Instant::now();
+        let clock = Clock::new(
+            start,
+            Duration::ZERO,
+            Duration::from_secs(5),
+            Duration::from_secs(1),
+        );
+        let (sink, snapshots) = mpsc::channel();
+        let (tx0, rx0) = mpsc::channel();
+        let (tx1, rx1) = mpsc::channel();
+        let mut fast = Recorder::new(0, 0, 1, clock, sink.clone(), rx0);
+        let mut slow = Recorder::new(0, 1, 1, clock, sink, rx1);
+        let mut collector = Collector::new(vec![(vec!["read"], vec![tx0, tx1])]);
+        let at = |s: f64| start + Duration::from_secs_f64(s);
+        slow.record(READ, at(0.1), at(0.2), 1);
+        fast.record(READ, at(0.1), at(0.3), 1);
+        fast.record(READ, at(1.1), at(1.2), 1);
+        fast.record(READ, at(2.1), at(2.2), 1);
+        snapshots.try_iter().for_each(|s| collector.absorb(s));
+        assert_eq!(
+            collector.live().ops,
+            0,
+            "slow worker has not reported interval 0 yet"
+        );
+        slow.record(READ, at(0.5), at(2.5), 1);
+        snapshots.try_iter().for_each(|s| collector.absorb(s));
+        assert_eq!(
+            collector.live().ops,
+            1,
+            "interval 1 closed, holding the fast worker's op"
+        );
+        fast.finish();
+        slow.finish();
+        snapshots.try_iter().for_each(|s| collector.absorb(s));
+        let totals = collector.finish().remove(0);
+        let counts: Vec<u64> = totals.intervals.iter().map(|i| i.ops[0].count).collect();
+        assert_eq!(counts, vec![2, 1, 2]);
     }
 }

@@ -106,9 +106,11 @@ pub struct Snapshot {
     pub worker: usize,
     pub phase: Phase,
     pub interval: u64,
+    /// Empty when the worker was idle: it then reports only that it has moved on.
     pub stats: WorkerStats,
-    /// The worker has stopped; no more snapshots follow from it.
-    pub last: bool,
+    /// The measured interval the worker is in now; it will report nothing earlier. `None` once
+    /// the worker has stopped.
+    pub now_in: Option<u64>,
 }
 
 /// A worker's recorder. Create one per worker thread or task; it is not shared.
@@ -196,7 +198,7 @@ impl Recorder {
     /// Hands over what is left. Call once, when the worker stops.
     pub fn finish(mut self) {
         let stats = std::mem::replace(&mut self.current, WorkerStats { ops: Vec::new() });
-        self.send(stats, true);
+        self.send(stats, None);
     }
 
     #[inline]
@@ -209,7 +211,11 @@ impl Recorder {
 
     #[cold]
     fn roll(&mut self, now: Instant) {
-        if !self.current.ops.iter().all(OpStats::is_idle) {
+        let finished = if self.current.ops.iter().all(OpStats::is_idle) {
+            // An idle worker still says it has moved on, or its silence would hold the
+            // interval open for every other worker.
+            WorkerStats { ops: Vec::new() }
+        } else {
             let fresh = match self.spares.try_recv() {
                 Ok(mut spare) => {
                     spare.clear();
@@ -217,21 +223,22 @@ impl Recorder {
                 }
                 Err(_) => WorkerStats::new(self.current.ops.len()),
             };
-            let full = std::mem::replace(&mut self.current, fresh);
-            self.send(full, false);
-        }
-        (self.phase, self.interval) = self.clock.locate(now);
+            std::mem::replace(&mut self.current, fresh)
+        };
+        let (phase, interval) = self.clock.locate(now);
+        self.send(finished, Some(interval));
+        (self.phase, self.interval) = (phase, interval);
         self.next_boundary = self.clock.next_boundary(now);
     }
 
-    fn send(&mut self, stats: WorkerStats, last: bool) {
+    fn send(&mut self, stats: WorkerStats, now_in: Option<u64>) {
         let snapshot = Snapshot {
             job: self.job,
             worker: self.worker,
             phase: self.phase,
             interval: self.interval,
             stats,
-            last,
+            now_in,
         };
         // The collector outlives every worker; if it is gone the run is being torn down and the
         // figures have nowhere to go.
