@@ -1,0 +1,39 @@
+# The test step: doc tests through cargo, then every other test through nextest when it is
+# installed (one summary across all test binaries) or through cargo test when it is not. Both
+# run to the end rather than stopping at the first failure, so one run shows every broken
+# test. Owns running the tests and counting their outcomes, not which tests exist.
+# Expects steps.sh for `say` and `bounded`.
+
+DOC_TEST_LIMIT_S=300
+TEST_LIMIT_S=2400
+
+# run_tests LOG_DIR: runs the tests, keeping their output in LOG_DIR for `test_tally`.
+run_tests() {
+  local logs=$1 rc=0
+  if cargo nextest --version >/dev/null 2>&1; then
+    bounded "$DOC_TEST_LIMIT_S" cargo test --doc 2>&1 | tee "$logs/doc.log" || rc=1
+    bounded "$TEST_LIMIT_S" cargo nextest run --no-fail-fast 2>&1 | tee "$logs/tests.log" || rc=1
+  else
+    say "cargo-nextest is not installed; running the tests with cargo test"
+    bounded "$TEST_LIMIT_S" cargo test --no-fail-fast 2>&1 | tee "$logs/tests.log" || rc=1
+  fi
+  return "$rc"
+}
+
+# test_tally LOG_DIR: one line, "N passed, N failed, N skipped", summed over cargo test's
+# per-binary results and nextest's summary; empty when no runner got as far as a summary.
+test_tally() {
+  cat "$1"/*.log 2>/dev/null | awk '
+    function count(word) {
+      return match($0, "[0-9]+ " word) ? substr($0, RSTART, RLENGTH) + 0 : 0
+    }
+    /^test result:/ {
+      seen = 1; passed += count("passed"); failed += count("failed"); skipped += count("ignored")
+    }
+    /^ *Summary \[/ {
+      seen = 1; passed += count("passed"); skipped += count("skipped")
+      failed += count("failed") + count("timed out")
+    }
+    END { if (seen) printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped }
+  '
+}
