@@ -1,0 +1,243 @@
+//! The binary as a user runs it: exit codes, the results document, interruption, phases.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn plimsoll() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_plimsoll"))
+}
+
+/// A scratch directory on the build's own file system: O_DIRECT needs a real one, not tmpfs.
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("cli-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+}
+
+fn write_workload(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("workload.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+fn disk_workload(dir: &Path, warmup: &str, duration: &str, extra: &str) -> String {
+    format!(
+        r#"name = "cli-test"
+warmup = "{warmup}"
+duration = "{duration}"
+interval = "500ms"
+
+[[jobs]]
+kind = "disk"
+name = "mixed"
+path = "{dir}"
+size = "16MiB"
+pattern = "randrw"
+read_share = "70%"
+block_size = "4KiB"
+queue_depth = 8
+{extra}
+"#,
+        dir = dir.display()
+    )
+}
+
+fn read_results(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str(&text).expect("results file is one valid JSON document")
+}
+
+fn leftover_data_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".plimsoll.dat"))
+        .collect()
+}
+
+#[test]
+fn a_run_writes_results_whose_counts_agree_with_bytes() {
+    let dir = scratch();
+    let workload = write_workload(dir.path(), &disk_workload(dir.path(), "0s", "2s", ""));
+    let output = dir.path().join("out/results.json");
+    let run = plimsoll()
+        .arg("run")
+        .arg(&workload)
+        .arg("-o")
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let summary = String::from_utf8_lossy(&run.stdout);
+    assert!(summary.contains("job mixed"), "{summary}");
+    let results = read_results(&output);
+    assert_eq!(results["schema_version"], 1);
+    assert_eq!(results["status"], "complete");
+    let ops = results["jobs"][0]["operations"].as_array().unwrap();
+    let mut total = 0;
+    for op in ops {
+        let (count, bytes) = (op["count"].as_u64().unwrap(), op["bytes"].as_u64().unwrap());
+        assert!(count > 0, "{op}");
+        assert_eq!(bytes, count * 4096, "every operation moves one 4 KiB block");
+        total += count;
+        let p50 = op["latency_ns"]["p50"].as_u64().unwrap();
+        let p99 = op["latency_ns"]["p99"].as_u64().unwrap();
+        assert!(p50 <= p99 && p99 <= op["latency_ns"]["max"].as_u64().unwrap());
+        assert!(!op["latency_histogram"]["data"].as_str().unwrap().is_empty());
+    }
+    let interval_total: u64 = results["jobs"][0]["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["ops"].as_array().unwrap().iter())
+        .map(|o| o["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(interval_total, total, "the series adds up to the totals");
+    assert!(
+        leftover_data_files(dir.path()).is_empty(),
+        "temporary file removed"
+    );
+}
+
+#[test]
+fn a_bad_key_is_refused_with_exit_code_2_before_any_load() {
+    let dir = scratch();
+    let body = disk_workload(dir.path(), "0s", "1s", "queue_dept = 4");
+    let workload = write_workload(dir.path(), &body);
+    for command in ["validate", "run"] {
+        let out = plimsoll().arg(command).arg(&workload).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("workload.toml:"),
+            "names the file: {stderr}"
+        );
+        assert!(stderr.contains("queue_depth"), "suggests the key: {stderr}");
+    }
+    assert!(
+        leftover_data_files(dir.path()).is_empty(),
+        "no file laid out"
+    );
+}
+
+#[test]
+fn a_missing_workload_file_is_bad_input() {
+    let out = plimsoll()
+        .args(["run", "/nonexistent/plimsoll.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/plimsoll.toml"));
+}
+
+#[test]
+fn unaligned_direct_io_is_refused_before_load_naming_the_alignment() {
+    let dir = scratch();
+    let body = disk_workload(dir.path(), "0s", "1s", "direct = true")
+        .replace(r#"block_size = "4KiB""#, "block_size = 1000");
+    let workload = write_workload(dir.path(), &body);
+    let out = plimsoll().arg("run").arg(&workload).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("align"), "{stderr}");
+    assert!(
+        stderr.contains("512") || stderr.contains("4096"),
+        "names the alignment: {stderr}"
+    );
+    assert!(leftover_data_files(dir.path()).is_empty());
+}
+
+#[test]
+fn sigint_mid_run_leaves_a_valid_results_file_marked_interrupted() {
+    let dir = scratch();
+    let workload = write_workload(dir.path(), &disk_workload(dir.path(), "0s", "30s", ""));
+    let output = dir.path().join("results.json");
+    let mut child = plimsoll()
+        .arg("run")
+        .arg(&workload)
+        .arg("-o")
+        .arg(&output)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2_500));
+    // SAFETY: signalling our own child, whose pid is valid until we wait on it.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(started.elapsed() < Duration::from_secs(5), "stops promptly");
+
+    let results = read_results(&output);
+    assert_eq!(results["status"], "interrupted");
+    let measured = results["measured_ns"].as_u64().unwrap();
+    assert!(
+        measured < 10_000_000_000,
+        "measured window is what ran: {measured} ns"
+    );
+    assert!(
+        results["jobs"][0]["operations"][0]["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(
+        leftover_data_files(dir.path()).is_empty(),
+        "temporary file removed"
+    );
+}
+
+/// A warmup longer than the measured run must not let load spill past the measured window.
+#[test]
+fn warmup_longer_than_the_run_ends_on_time_and_is_kept_apart() {
+    let dir = scratch();
+    let workload = write_workload(dir.path(), &disk_workload(dir.path(), "3s", "2s", ""));
+    let output = dir.path().join("results.json");
+    let started = Instant::now();
+    let out = plimsoll()
+        .arg("run")
+        .arg(&workload)
+        .arg("-o")
+        .arg(&output)
+        .output()
+        .unwrap();
+    let wall = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Layout of the 16 MiB file takes a moment before the clock starts.
+    assert!(
+        wall >= Duration::from_secs(5) && wall < Duration::from_secs(8),
+        "{wall:?}"
+    );
+
+    let results = read_results(&output);
+    let measured = results["measured_ns"].as_u64().unwrap() as f64 / 1e9;
+    assert!((2.0..2.5).contains(&measured), "measured {measured} s");
+    let job = &results["jobs"][0];
+    let warmup: u64 = job["warmup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["count"].as_u64().unwrap())
+        .sum();
+    assert!(warmup > 0, "warmup counted apart");
+    let last_interval_start = job["intervals"].as_array().unwrap().last().unwrap()["start_ns"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        last_interval_start < 2_500_000_000,
+        "no interval beyond the window"
+    );
+}
