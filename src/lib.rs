@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod drivers;
 pub mod exit;
+pub mod host;
 pub mod measure;
 pub mod report;
 pub mod results;
