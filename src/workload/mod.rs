@@ -4,10 +4,18 @@
 //! message. It does not decide how load is generated or measured; the runner turns a validated
 //! [`Workload`] into running jobs.
 
-pub mod units;
+mod error;
+mod hints;
 mod load;
+mod names;
+mod schema;
+mod spans;
+pub mod units;
+mod validate;
 
-pub use load::{load_file, load_str, WorkloadError};
+pub use error::{Problem, WorkloadError};
+pub use load::{load_file, load_str};
+pub use validate::{MAX_QUEUE_DEPTH, MAX_WORKERS};
 
 use serde::{Deserialize, Serialize};
 
@@ -132,7 +140,10 @@ pub enum Pattern {
 
 impl Pattern {
     pub fn is_random(self) -> bool {
-        matches!(self, Pattern::RandRead | Pattern::RandWrite | Pattern::RandRw)
+        matches!(
+            self,
+            Pattern::RandRead | Pattern::RandWrite | Pattern::RandRw
+        )
     }
 
     pub fn writes(self) -> bool {
@@ -203,7 +214,10 @@ impl DiskJob {
     pub fn block_sizes(&self) -> Vec<WeightedSize> {
         match (&self.block_size_mix, self.block_size) {
             (Some(mix), _) => mix.clone(),
-            (None, size) => vec![WeightedSize { size: size.unwrap_or(ByteSize(4096)), weight: 1 }],
+            (None, size) => vec![WeightedSize {
+                size: size.unwrap_or(ByteSize(4096)),
+                weight: 1,
+            }],
         }
     }
 

@@ -1,0 +1,191 @@
+//! Keys and named values, checked on the parsed tree before typed deserialization.
+//!
+//! serde can refuse an unknown key, but inside a tagged job it points at the `[[jobs]]` header
+//! rather than the key, and it cannot suggest a spelling. So this pass walks the tree itself:
+//! every key against the names the derives know ([`super::names`]), every `kind`, `pattern`
+//! and `engine` against their values, each with the span of what was written. Types and
+//! ranges are not its business (serde and [`super::validate`] do those).
+
+use toml::Spanned;
+use toml::de::{DeString, DeTable, DeValue};
+
+use super::hints::{list, suggest};
+use super::names::{fields, kind_fields, kinds, variants};
+use super::spans::{FieldPath, Finding};
+use super::{Distribution, Engine, Job, Pattern, WeightedSize, Workload, Zone};
+
+/// Everything wrong with keys and named values in the file.
+pub(crate) fn check(root: &DeTable) -> Vec<Finding> {
+    let root_path = FieldPath::root();
+    let mut findings = unknown_keys(root, fields::<Workload>(), &root_path, "the workload");
+    findings.extend(check_jobs(root));
+    findings
+}
+
+fn check_jobs(root: &DeTable) -> Vec<Finding> {
+    let Some(jobs) = root.get("jobs") else {
+        return Vec::new();
+    };
+    let Some(items) = jobs.get_ref().as_array() else {
+        let message = "`jobs` must be a list of tables; write each job as a `[[jobs]]` section";
+        return vec![Finding::at_span(
+            FieldPath::root().key("jobs"),
+            jobs.span(),
+            message.into(),
+        )];
+    };
+    let jobs = items.iter().enumerate();
+    jobs.flat_map(|(i, job)| check_job(FieldPath::job(i), job))
+        .collect()
+}
+
+fn check_job(path: FieldPath, job: &Spanned<DeValue>) -> Vec<Finding> {
+    let Some(table) = job.get_ref().as_table() else {
+        let message = "a job must be a table; write it as a `[[jobs]]` section";
+        return vec![Finding::at_span(path, job.span(), message.into())];
+    };
+    let (kind, mut findings) = check_tagged(table, &path, kinds::<Job>(), "job kind");
+    let Some(kind) = kind else { return findings };
+    findings.extend(unknown_keys(
+        table,
+        &with_kind(kind_fields::<Job>(kind)),
+        &path,
+        kind_job(kind),
+    ));
+    if kind == "disk" {
+        findings.extend(check_disk(table, &path));
+    }
+    findings
+}
+
+fn kind_job(kind: &str) -> &'static str {
+    match kind {
+        "disk" => "a disk job",
+        _ => "this kind of job",
+    }
+}
+
+fn check_disk(job: &DeTable, path: &FieldPath) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    findings.extend(choice(job, path, "pattern", variants::<Pattern>()));
+    findings.extend(choice(job, path, "engine", variants::<Engine>()));
+    findings.extend(list_of_tables(
+        job,
+        path,
+        "block_size_mix",
+        fields::<WeightedSize>(),
+    ));
+    if let Some(distribution) = job.get("distribution").and_then(|d| d.get_ref().as_table()) {
+        findings.extend(check_distribution(distribution, &path.key("distribution")));
+    }
+    findings
+}
+
+fn check_distribution(table: &DeTable, path: &FieldPath) -> Vec<Finding> {
+    let (kind, mut findings) = check_tagged(table, path, kinds::<Distribution>(), "distribution");
+    let Some(kind) = kind else { return findings };
+    let valid = with_kind(kind_fields::<Distribution>(kind));
+    findings.extend(unknown_keys(table, &valid, path, "this distribution"));
+    findings.extend(list_of_tables(table, path, "zones", fields::<Zone>()));
+    findings
+}
+
+/// The `kind` of a tagged table, if it is one of `kinds`; a finding when it is missing or
+/// unknown.
+fn check_tagged<'t>(
+    table: &'t DeTable,
+    path: &FieldPath,
+    kinds: &[&str],
+    what: &str,
+) -> (Option<&'t str>, Vec<Finding>) {
+    let Some(kind) = table.get("kind") else {
+        let first = kinds.first().copied().unwrap_or_default();
+        let message = format!(
+            "missing key `kind` (valid: {}); add it, like `kind = \"{first}\"`",
+            list(kinds)
+        );
+        return (None, vec![Finding::at(path.clone(), message)]);
+    };
+    match kind.get_ref().as_str() {
+        Some(written) if kinds.contains(&written) => (Some(written), Vec::new()),
+        Some(written) => (
+            None,
+            vec![unknown_value(path.key("kind"), kind, written, kinds, what)],
+        ),
+        // Not a string: serde says so, with the type it expected.
+        None => (None, Vec::new()),
+    }
+}
+
+/// A finding for each key of `table` that is not in `valid`.
+fn unknown_keys(table: &DeTable, valid: &[&str], path: &FieldPath, what: &str) -> Vec<Finding> {
+    let unknown = table
+        .keys()
+        .filter(|key| !valid.contains(&key.get_ref().as_ref()));
+    let finding = |key: &Spanned<DeString>| {
+        let message = unknown_key_message(key.get_ref(), valid, what);
+        Finding::at_span(path.clone(), key.span(), message)
+    };
+    unknown.map(finding).collect()
+}
+
+fn unknown_key_message(written: &str, valid: &[&str], what: &str) -> String {
+    let valid: Vec<&str> = valid.iter().copied().filter(|key| *key != "kind").collect();
+    match suggest(written, &valid) {
+        Some(meant) => format!("unknown key `{written}`; did you mean `{meant}`?"),
+        None => format!(
+            "unknown key `{written}`; remove it ({what} takes {})",
+            list(&valid)
+        ),
+    }
+}
+
+/// A finding when the string at `table[key]` is not one of `valid`.
+fn choice(table: &DeTable, path: &FieldPath, key: &str, valid: &[&str]) -> Option<Finding> {
+    let value = table.get(key)?;
+    let written = value.get_ref().as_str()?;
+    let unknown = !valid.contains(&written);
+    unknown.then(|| unknown_value(path.key(key), value, written, valid, key))
+}
+
+fn unknown_value<T>(
+    path: FieldPath,
+    value: &Spanned<T>,
+    written: &str,
+    valid: &[&str],
+    what: &str,
+) -> Finding {
+    let message = match suggest(written, valid) {
+        Some(meant) => {
+            format!(
+                "unknown {what} `{written}` (valid: {}); did you mean `{meant}`?",
+                list(valid)
+            )
+        }
+        None => format!("unknown {what} `{written}`; use one of {}", list(valid)),
+    };
+    Finding::at_span(path, value.span(), message)
+}
+
+/// Unknown keys in each table of the list at `table[key]`. Elements that are not tables are
+/// left to serde.
+fn list_of_tables(table: &DeTable, path: &FieldPath, key: &str, valid: &[&str]) -> Vec<Finding> {
+    let Some(items) = table.get(key).and_then(|v| v.get_ref().as_array()) else {
+        return Vec::new();
+    };
+    let what = format!("an entry of `{key}`");
+    let tables = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| Some((i, v.get_ref().as_table()?)));
+    let path = path.key(key);
+    tables
+        .flat_map(|(i, entry)| unknown_keys(entry, valid, &path.index(i), &what))
+        .collect()
+}
+
+fn with_kind(fields: &[&'static str]) -> Vec<&'static str> {
+    std::iter::once("kind")
+        .chain(fields.iter().copied())
+        .collect()
+}
