@@ -28,7 +28,7 @@ main() {
   if [[ ${PLIMSOLL_NO_SERVICES:-} == 1 ]]; then
     skip_step services "PLIMSOLL_NO_SERVICES=1"
   else
-    step services ensure_services
+    ensure_services
   fi
   step fmt bounded "$FMT_LIMIT_S" cargo fmt --all -- --check
   step clippy bounded "$CLIPPY_LIMIT_S" cargo clippy --all-targets -- -D warnings

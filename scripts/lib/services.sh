@@ -3,18 +3,20 @@
 # Redis on 127.0.0.1:6379. Each is probed first, so a machine where they already run costs a
 # few milliseconds; one that is stopped is started, and one that is absent is installed from
 # Debian's packages. Owns bringing servers up, not what the tests do with them.
-# Expects steps.sh for `say` and `now_ms`.
+# Expects steps.sh for `step`, `say` and `now_ms`.
 
 PG_HOST=127.0.0.1 PG_PORT=5432
 MY_HOST=127.0.0.1 MY_PORT=3306
 REDIS_HOST=127.0.0.1 REDIS_PORT=6379
+MY_LOG=/var/log/mysql/ci.err REDIS_LOG=/var/log/redis/ci.log
 SERVICE_WAIT_S=${PLIMSOLL_SERVICE_WAIT_S:-60}
 
+# Each server is its own step, so one that fails does not hide the state of the others.
 ensure_services() {
-  install_missing_servers
-  ensure_postgres
-  ensure_mariadb
-  ensure_redis
+  step packages install_missing_servers
+  step postgres ensure_postgres
+  step mariadb ensure_mariadb
+  step redis ensure_redis
 }
 
 # --- installing ----------------------------------------------------------------------------
@@ -24,9 +26,11 @@ install_missing_servers() {
   have_postgres || missing+=(postgresql)
   have_mariadb || missing+=(mariadb-server)
   have_redis || missing+=(redis-server)
-  if ((${#missing[@]} > 0)); then
-    apt_install "${missing[@]}"
+  if ((${#missing[@]} == 0)); then
+    say "PostgreSQL, MariaDB and Redis are installed"
+    return 0
   fi
+  apt_install "${missing[@]}"
 }
 
 have_postgres() {
@@ -170,8 +174,7 @@ ensure_mariadb() {
   if ! my_up; then
     start_mariadb
   fi
-  wait_for my_up ||
-    service_failed "MariaDB on $MY_HOST:$MY_PORT" "the output of /usr/sbin/mariadbd run by hand"
+  wait_for my_up || service_failed "MariaDB on $MY_HOST:$MY_PORT" "$MY_LOG"
   my_allow_root_tcp
   my_tcp 'CREATE DATABASE IF NOT EXISTS test'
   say "MariaDB $(my_tcp 'SELECT VERSION()'): up on $MY_HOST:$MY_PORT, database test"
@@ -184,9 +187,11 @@ my_up() {
 
 start_mariadb() {
   say "starting MariaDB"
-  # The server makes neither its socket folder nor a missing one's owner.
-  install -d -o mysql -g mysql /run/mysqld
-  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  # The server makes neither its socket folder nor its log's; a fresh install's settings do
+  # not name the user to run as, and as root it refuses to start.
+  install -d -o mysql -g mysql /run/mysqld /var/log/mysql
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- \
+    --user=mysql --log-error="$MY_LOG"
 }
 
 my_tcp() {
@@ -219,7 +224,7 @@ ensure_redis() {
   if ! redis_up; then
     start_redis
   fi
-  wait_for redis_up || service_failed "Redis on $REDIS_HOST:$REDIS_PORT" /var/log/redis/ci.log
+  wait_for redis_up || service_failed "Redis on $REDIS_HOST:$REDIS_PORT" "$REDIS_LOG"
   local version
   version=$(redis-server --version | grep -o 'v=[^ ]*' | cut -c3-)
   say "Redis $version: up on $REDIS_HOST:$REDIS_PORT"
@@ -234,5 +239,5 @@ start_redis() {
   mkdir -p /var/lib/redis /var/log/redis
   # Nothing is saved: test data is thrown away with the server.
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" \
-    --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+    --appendonly no --dir /var/lib/redis --logfile "$REDIS_LOG"
 }
