@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod drivers;
+pub mod load;
 pub mod exit;
 pub mod host;
 pub mod measure;
