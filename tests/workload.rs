@@ -297,12 +297,12 @@ fn warmup_cannot_be_negative_but_may_outlast_the_run() {
 }
 
 #[test]
-fn queue_depth_is_between_1_and_the_io_uring_limit() {
+fn queue_depth_is_between_1_and_the_ring_limit() {
     let message = job_key("queue_depth = 0", 15, "jobs[0].queue_depth (randread)");
     assert!(message.starts_with("queue_depth is 0"), "{message}");
-    let message = job_key("queue_depth = 40000", 15, "jobs[0].queue_depth (randread)");
-    assert!(message.contains("more than 32768"), "{message}");
-    load_str("t.toml", &base_with("queue_depth = 32768")).unwrap();
+    let message = job_key("queue_depth = 16385", 15, "jobs[0].queue_depth (randread)");
+    assert!(message.contains("more than 16384"), "{message}");
+    load_str("t.toml", &base_with("queue_depth = 16384")).unwrap();
 }
 
 #[test]

@@ -15,7 +15,7 @@ mod validate;
 
 pub use error::{Problem, WorkloadError};
 pub use load::{load_file, load_str};
-pub use validate::{MAX_QUEUE_DEPTH, MAX_WORKERS};
+pub use validate::{MAX_BLOCK_SIZE, MAX_QUEUE_DEPTH, MAX_WORKERS};
 
 use serde::{Deserialize, Serialize};
 

@@ -31,7 +31,7 @@ impl ByteSize {
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         let (number, suffix) = split_number(text);
-        let value: f64 = number.parse().map_err(|_| {
+        let value: f64 = number.replace('_', "").parse().map_err(|_| {
             format!("`{text}` is not a size; write it like `4KiB`, `64k` or `1GiB`")
         })?;
         let multiplier: u64 = match suffix.to_ascii_lowercase().as_str() {
@@ -48,7 +48,7 @@ impl ByteSize {
             }
         };
         let bytes = value * multiplier as f64;
-        if !bytes.is_finite() || bytes < 0.0 || bytes.fract() != 0.0 || bytes > u64::MAX as f64 {
+        if !bytes.is_finite() || bytes < 0.0 || bytes.fract() != 0.0 || bytes >= u64::MAX as f64 {
             return Err(format!(
                 "`{text}` is not a whole, non-negative number of bytes"
             ));
@@ -63,6 +63,7 @@ impl Rate {
         let text = text.strip_suffix("/s").unwrap_or(text);
         let (number, suffix) = split_number(text);
         let value: f64 = number
+            .replace('_', "")
             .parse()
             .map_err(|_| format!("`{text}` is not a rate; write it like `500`, `5k` or `1.5M`"))?;
         let multiplier = match suffix {
@@ -199,7 +200,7 @@ macro_rules! human_serde {
 human_serde!(
     ByteSize,
     "a size such as `4KiB` or a number of bytes",
-    |v| if v >= 0.0 && v.fract() == 0.0 {
+    |v| if v >= 0.0 && v.fract() == 0.0 && v < u64::MAX as f64 {
         Ok(ByteSize(v as u64))
     } else {
         Err(format!("{v} is not a whole, non-negative number of bytes"))
@@ -209,7 +210,7 @@ human_serde!(
 human_serde!(
     Rate,
     "a rate such as `5k` or a number per second",
-    |v| if v > 0.0 {
+    |v| if v.is_finite() && v > 0.0 {
         Ok(Rate(v))
     } else {
         Err(format!("{v} must be a positive rate"))
@@ -225,10 +226,13 @@ human_serde!(
 human_serde!(
     HumanDuration,
     "a duration such as `30s`",
-    |v| if v >= 0.0 {
-        Ok(HumanDuration(Duration::from_secs_f64(v)))
-    } else {
+    |v| if v < 0.0 {
         Err(format!("{v} is a negative duration"))
+    } else {
+        // NaN, infinity and spans past Duration's range are refused here, not a panic.
+        Duration::try_from_secs_f64(v)
+            .map(HumanDuration)
+            .map_err(|_| format!("{v} is not a number of seconds; write it like `30s`"))
     },
     |v: &HumanDuration, s: S| s.serialize_str(&v.to_string())
 );
@@ -261,6 +265,31 @@ mod tests {
         assert_eq!(Share::parse("70%"), Ok(Share(0.7)));
         assert_eq!(Share::parse("0.25"), Ok(Share(0.25)));
         assert!(Share::parse("120%").is_err());
+    }
+
+    #[test]
+    fn underscores_separate_digits_as_in_toml_numbers() {
+        assert_eq!(ByteSize::parse("1_000k"), Ok(ByteSize(1_024_000)));
+        assert_eq!(Rate::parse("10_000"), Ok(Rate(10_000.0)));
+    }
+
+    #[test]
+    fn numbers_that_are_no_amount_are_refused_not_a_panic() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Field<T> {
+            #[allow(dead_code)]
+            v: T,
+        }
+        for value in ["inf", "nan", "1e300"] {
+            let text = format!("v = {value}");
+            assert!(
+                toml::from_str::<Field<HumanDuration>>(&text).is_err(),
+                "{value}"
+            );
+            assert!(toml::from_str::<Field<ByteSize>>(&text).is_err(), "{value}");
+        }
+        assert!(toml::from_str::<Field<Rate>>("v = inf").is_err());
+        assert!(toml::from_str::<Field<HumanDuration>>("v = 1.5").is_ok());
     }
 
     #[test]

@@ -9,9 +9,14 @@ use super::spans::{FieldPath, Finding};
 use super::units::ByteSize;
 use super::{DiskJob, Distribution, Engine, Job, Pattern, Workload, Zone};
 
-/// The most entries an io_uring submission queue can have (the kernel's IORING_MAX_ENTRIES);
-/// the driver sizes each ring to the queue depth.
-pub const MAX_QUEUE_DEPTH: u32 = 32768;
+/// Operations in flight per worker. The disk driver registers a fixed buffer per operation in
+/// flight, and the kernel lets one ring register at most 16384 (the submission queue itself
+/// could take 32768 entries).
+pub const MAX_QUEUE_DEPTH: u32 = 16384;
+
+/// The largest block size: Linux moves at most about 2 GiB in one call, and an io_uring
+/// operation's length is 32 bits.
+pub const MAX_BLOCK_SIZE: ByteSize = ByteSize(1 << 30);
 
 /// Workers per job. Each is an OS thread with its own ring, so more than this is a mistake
 /// rather than a load.
@@ -87,12 +92,6 @@ impl Checks {
                  file when path is a directory)"
                     .into()
             });
-            self.ensure(!name.contains('/'), path.clone(), || {
-                format!(
-                    "job name `{name}` contains `/`, but it becomes a file name when path is \
-                     a directory; use letters, digits, `-`, `_` and `.`"
-                )
-            });
             self.ensure(first == Some(i) || name.trim().is_empty(), path, || {
                 format!(
                     "job name `{name}` is already used by jobs[{}]; give each job its own name",
@@ -125,9 +124,9 @@ impl Checks {
         });
         self.ensure(depth <= MAX_QUEUE_DEPTH, path.key("queue_depth"), || {
             format!(
-                "queue_depth {depth} is more than {MAX_QUEUE_DEPTH}, the most entries an \
-                 io_uring submission queue can have; lower it, or spread the load over more \
-                 workers"
+                "queue_depth {depth} is more than {MAX_QUEUE_DEPTH}, the most buffers one ring \
+                 can register (one per operation in flight); lower it, or spread the load over \
+                 more workers"
             )
         });
         let sync = job.engine == Engine::Sync;
@@ -189,6 +188,12 @@ impl Checks {
     fn block_size(&mut self, size: ByteSize, direct: bool, path: FieldPath) {
         self.ensure(size.0 > 0, path.clone(), || {
             "the block size is 0 bytes; set it to 1 byte or more, like `\"4KiB\"`".into()
+        });
+        self.ensure(size <= MAX_BLOCK_SIZE, path.clone(), || {
+            format!(
+                "the block size {size} is more than {MAX_BLOCK_SIZE}, the most one operation \
+                 can move; use a smaller block size"
+            )
         });
         let aligned = size.0.is_multiple_of(SMALLEST_SECTOR);
         self.ensure(!direct || aligned || size.0 == 0, path, || {
