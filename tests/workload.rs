@@ -235,6 +235,25 @@ fn several_problems_are_all_reported_by_line() {
 // Values.
 
 #[test]
+fn a_missing_top_level_key_is_about_the_file_not_its_first_key() {
+    let message = only(&BASE.replace("name = \"t\"\n", ""), 1, 1, None);
+    assert_eq!(
+        message,
+        "missing key `name`; add it, like `name = \"nightly-disk\"`"
+    );
+}
+
+#[test]
+fn a_share_out_of_range_echoes_what_was_written() {
+    let text = BASE.replace(r#""randread""#, r#""randrw""#) + "read_share = \"120%\"\n";
+    let message = only(&text, 10, 14, Some("jobs[0].read_share (randrw)"));
+    assert_eq!(
+        message,
+        "`120%` is outside 0% to 100%; write a share like `70%` or `0.7`"
+    );
+}
+
+#[test]
 fn the_workload_needs_a_name_and_a_job() {
     let text = BASE.replace(r#"name = "t""#, r#"name = "  ""#);
     assert!(only(&text, 1, 8, Some("name")).starts_with("the workload's name is empty"));
@@ -529,6 +548,21 @@ fn caps_are_above_0() {
         5000.0,
         "rates are decimal"
     );
+}
+
+#[test]
+fn bare_numbers_are_bytes_and_seconds_and_strings_need_units() {
+    let text = BASE.replace(r#""10s""#, "15") + "block_size = 4096\n";
+    let workload = load_str("t.toml", &text).unwrap();
+    assert_eq!(workload.duration.0, Duration::from_secs(15));
+    assert_eq!(disk(&workload, 0).block_size, Some(ByteSize(4096)));
+    let message = only(
+        &BASE.replace(r#""10s""#, r#""15""#),
+        2,
+        12,
+        Some("duration"),
+    );
+    assert!(message.contains("write it like `30s`"), "{message}");
 }
 
 // Whole files.

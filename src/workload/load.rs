@@ -174,9 +174,11 @@ fn plain_types(message: &str) -> String {
 }
 
 /// The parser's recovery can report a cascade after one mistake; past the first problem on a
-/// line the rest are rarely news.
+/// line the rest are rarely news. "First" is in the parser's order (the sort is stable), which
+/// names the cause more often than the leftmost column does: on `[jobs` it is the unclosed
+/// header, not the key `jobs` repeated.
 fn first_per_line(mut problems: Vec<Problem>) -> Vec<Problem> {
-    problems.sort_by_key(|p| (p.line, p.column));
+    problems.sort_by_key(|p| p.line);
     problems.dedup_by_key(|p| p.line);
     problems
 }

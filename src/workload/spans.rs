@@ -175,6 +175,11 @@ impl Document<'_> {
 
     /// The deepest key whose key or value span holds all of `span`.
     pub(crate) fn path_at(&self, span: &Range<usize>) -> FieldPath {
+        // An error about the whole file (a missing top-level key) carries the root's span,
+        // which may be empty and so sit inside the first key's span too.
+        if *span == self.root.span() {
+            return FieldPath::root();
+        }
         find_in_table(self.root.get_ref(), span, FieldPath::root()).unwrap_or_default()
     }
 }

@@ -93,14 +93,18 @@ impl Share {
             None => text.parse::<f64>(),
         }
         .map_err(|_| format!("`{text}` is not a share; write it like `70%` or `0.7`"))?;
-        Share::from_fraction(value)
+        Share::from_fraction(value).map_err(|_| {
+            format!("`{text}` is outside 0% to 100%; write a share like `70%` or `0.7`")
+        })
     }
 
     fn from_fraction(value: f64) -> Result<Self, String> {
         if (0.0..=1.0).contains(&value) {
             Ok(Share(value))
         } else {
-            Err(format!("{value} is outside 0..1 (0% to 100%)"))
+            Err(format!(
+                "{value} is outside 0 to 1; write a share like `0.7` or `\"70%\"`"
+            ))
         }
     }
 }
