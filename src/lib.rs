@@ -6,9 +6,9 @@
 
 pub mod cli;
 pub mod drivers;
-pub mod load;
 pub mod exit;
 pub mod host;
+pub mod load;
 pub mod measure;
 pub mod report;
 pub mod results;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::drivers::SetupError;
 use crate::drivers::disk::PreparedDisk;
+use crate::host::HostFacts;
 use crate::measure::{Clock, Collector, JobTotals, Recorder, Snapshot};
 use crate::report::progress::Progress;
 use crate::results::{JobFacts, JobResults, RunResults, RunStatus, SCHEMA_VERSION};
@@ -82,6 +83,7 @@ pub fn run(
     options: RunOptions,
 ) -> Result<RunResults, SetupError> {
     let prepared = prepare_all(workload)?;
+    let host = HostFacts::gather();
     let started_at = SystemTime::now();
     let outcome = drive(workload, &prepared, stop, options);
     let facts: Vec<JobFacts> = workload
@@ -99,7 +101,7 @@ pub fn run(
     Ok(assemble(
         workload,
         workload_file,
-        started_at,
+        (host, started_at),
         facts,
         outcome,
         stop,
@@ -229,7 +231,7 @@ fn gather(
 fn assemble(
     workload: &Workload,
     workload_file: Option<&Path>,
-    started_at: SystemTime,
+    (host, started_at): (HostFacts, SystemTime),
     facts: Vec<JobFacts>,
     outcome: Outcome,
     stop: &AtomicBool,
@@ -255,7 +257,7 @@ fn assemble(
         failure: (!outcome.failures.is_empty()).then(|| outcome.failures.join("; ")),
         workload_file: workload_file.map(|p| p.display().to_string()),
         workload: serde_json::to_value(workload).unwrap_or_default(),
-        host: serde_json::Value::Null,
+        host,
         started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
         warmup_ns: workload.warmup.0.as_nanos() as u64,
         duration_requested_ns: workload.duration.0.as_nanos() as u64,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::host::HostFacts;
 use crate::measure::{ErrorTally, JobTotals, LatencyHistogram, LatencySummary, OpTotals};
 
 /// Bumped whenever a field changes meaning or is removed.
@@ -36,7 +37,7 @@ pub struct RunResults {
     pub workload_file: Option<String>,
     /// The workload as loaded, defaults filled in.
     pub workload: serde_json::Value,
-    pub host: serde_json::Value,
+    pub host: HostFacts,
     /// Wall-clock start of the run (warmup included), RFC 3339 UTC.
     pub started_at: String,
     pub warmup_ns: u64,
