@@ -40,6 +40,9 @@ pub struct IntervalOp {
     pub bytes: u64,
     pub errors: ErrorTally,
     pub latency: LatencySummary,
+    /// The interval's latency histogram, encoded as [`LatencyHistogram::encode`] does: kept
+    /// encoded because a live histogram is hundreds of KiB and a run has thousands of intervals.
+    pub latency_encoded: String,
 }
 
 /// Everything measured for one job.
@@ -184,6 +187,7 @@ impl JobState {
                         bytes: op.bytes,
                         errors: op.errors.clone(),
                         latency: op.latency.summary(),
+                        latency_encoded: op.latency.encode(),
                     })
                     .collect(),
             };
@@ -271,6 +275,20 @@ mod tests {
             1,
             "error lands in its interval"
         );
+    }
+
+    #[test]
+    fn each_interval_carries_its_own_histogram() {
+        let totals = run_two_workers(&[(0, READ, 1.1), (1, READ, 1.5), (0, READ, 2.2)]);
+        let decoded: Vec<LatencyHistogram> = totals
+            .intervals
+            .iter()
+            .map(|i| LatencyHistogram::decode(&i.ops[0].latency_encoded, 0, 0).unwrap())
+            .collect();
+        let counts: Vec<u64> = decoded.iter().map(LatencyHistogram::count).collect();
+        assert_eq!(counts, vec![2, 1, 0], "the last interval holds only an error");
+        let p50 = decoded[0].percentile(Quantile::P50).ns().unwrap();
+        assert!(p50.abs_diff(1_000_000) < 2_000, "1 ms latency kept: {p50}");
     }
 
     #[test]

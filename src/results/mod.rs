@@ -124,6 +124,11 @@ pub struct IntervalOpResults {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ErrorCount>,
     pub latency_ns: IntervalLatency,
+    /// This interval's latencies as an HdrHistogram (V2, deflate, base64; the bounds of the
+    /// operation's `latency_histogram`), for interval logs and exact windowed percentiles.
+    /// Samples above the trackable range are not in it. Absent from older results files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -208,6 +213,7 @@ impl JobResults {
                             p99_9: o.latency.p99_9,
                             max: o.latency.max,
                         },
+                        latency_histogram: Some(o.latency_encoded.clone()),
                     })
                     .collect(),
             })
