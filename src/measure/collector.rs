@@ -286,7 +286,11 @@ mod tests {
             .map(|i| LatencyHistogram::decode(&i.ops[0].latency_encoded, 0, 0).unwrap())
             .collect();
         let counts: Vec<u64> = decoded.iter().map(LatencyHistogram::count).collect();
-        assert_eq!(counts, vec![2, 1, 0], "the last interval holds only an error");
+        assert_eq!(
+            counts,
+            vec![2, 1, 0],
+            "the last interval holds only an error"
+        );
         let p50 = decoded[0].percentile(Quantile::P50).ns().unwrap();
         assert!(p50.abs_diff(1_000_000) < 2_000, "1 ms latency kept: {p50}");
     }
