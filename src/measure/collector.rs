@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::mpsc::Sender;
 
-use super::recorder::{OpStats, Phase, Snapshot, WorkerStats};
+use super::recorder::{MAX_COUNTERS, OpStats, Phase, ScheduleStats, Snapshot, WorkerStats};
 use super::{ErrorTally, LatencyHistogram, LatencySummary, Quantile};
 
 /// Totals of one operation kind over the measured window (or over warmup).
@@ -32,6 +32,9 @@ pub struct IntervalTotals {
     pub index: u64,
     /// Per operation kind, in the job's order.
     pub ops: Vec<IntervalOp>,
+    /// Open model: lateness against the schedule in this interval.
+    pub schedule: ScheduleStats,
+    pub counters: [u64; MAX_COUNTERS],
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +43,8 @@ pub struct IntervalOp {
     pub bytes: u64,
     pub errors: ErrorTally,
     pub latency: LatencySummary,
+    /// Send to completion; empty for closed-model jobs.
+    pub service: LatencySummary,
     /// The interval's latency histogram, encoded as [`LatencyHistogram::encode`] does: kept
     /// encoded because a live histogram is hundreds of KiB and a run has thousands of intervals.
     pub latency_encoded: String,
@@ -52,6 +57,9 @@ pub struct JobTotals {
     pub measured: Vec<OpTotals>,
     pub warmup: Vec<OpTotals>,
     pub intervals: Vec<IntervalTotals>,
+    /// Measured window only, like `measured`.
+    pub schedule: ScheduleStats,
+    pub counters: [u64; MAX_COUNTERS],
 }
 
 /// What the live progress line shows: the latest closed interval of every job.
@@ -66,11 +74,18 @@ pub struct LiveView {
 struct JobState {
     totals: JobTotals,
     /// Intervals still open: some worker may yet report into them.
-    open: BTreeMap<u64, Vec<OpTotals>>,
+    open: BTreeMap<u64, OpenInterval>,
     /// Per worker, the interval it is in now, or `None` once it has finished.
     progress: Vec<Option<u64>>,
     spares: Vec<Sender<WorkerStats>>,
     live: LiveView,
+}
+
+/// What an interval still open has gathered so far.
+struct OpenInterval {
+    ops: Vec<OpTotals>,
+    schedule: ScheduleStats,
+    counters: [u64; MAX_COUNTERS],
 }
 
 /// Merges snapshots from every worker of every job into totals and interval series.
@@ -91,6 +106,8 @@ impl Collector {
                         measured: vec![OpTotals::default(); n],
                         warmup: vec![OpTotals::default(); n],
                         intervals: Vec::new(),
+                        schedule: ScheduleStats::default(),
+                        counters: [0; MAX_COUNTERS],
                     },
                     open: BTreeMap::new(),
                     progress: vec![Some(0); spares.len()],
@@ -152,14 +169,21 @@ impl JobState {
 
     fn absorb_measured(&mut self, interval: u64, stats: &WorkerStats) {
         let n = self.totals.op_names.len();
-        let open = self
-            .open
-            .entry(interval)
-            .or_insert_with(|| vec![OpTotals::default(); n]);
+        let open = self.open.entry(interval).or_insert_with(|| OpenInterval {
+            ops: vec![OpTotals::default(); n],
+            schedule: ScheduleStats::default(),
+            counters: [0; MAX_COUNTERS],
+        });
         let totals = self.totals.measured.iter_mut();
-        for ((open, total), stats) in open.iter_mut().zip(totals).zip(&stats.ops) {
+        for ((open, total), stats) in open.ops.iter_mut().zip(totals).zip(&stats.ops) {
             open.absorb(stats);
             total.absorb(stats);
+        }
+        open.schedule.add(&stats.schedule);
+        self.totals.schedule.add(&stats.schedule);
+        for (i, n) in stats.counters.iter().enumerate() {
+            open.counters[i] += n;
+            self.totals.counters[i] += n;
         }
     }
 
@@ -177,9 +201,12 @@ impl JobState {
             if *entry.key() >= horizon {
                 break;
             }
-            let (index, ops) = entry.remove_entry();
+            let (index, open) = entry.remove_entry();
+            let ops = open.ops;
             let interval = IntervalTotals {
                 index,
+                schedule: open.schedule,
+                counters: open.counters,
                 ops: ops
                     .iter()
                     .map(|op| IntervalOp {
@@ -187,6 +214,7 @@ impl JobState {
                         bytes: op.bytes,
                         errors: op.errors.clone(),
                         latency: op.latency.summary(),
+                        service: op.service.summary(),
                         latency_encoded: op.latency.encode(),
                     })
                     .collect(),

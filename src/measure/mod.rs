@@ -18,4 +18,7 @@ pub use histogram::{
     HIGHEST_NS, LOWEST_NS, LatencyHistogram, LatencySummary, Quantile, RELATIVE_ERROR, SIGFIGS,
     Value,
 };
-pub use recorder::{Clock, OpId, Phase, Recorder, Snapshot, WorkerStats};
+pub use recorder::{
+    Clock, CounterId, LATE_AFTER, MAX_COUNTERS, OpId, Phase, Recorder, ScheduleStats, Snapshot,
+    WorkerStats,
+};

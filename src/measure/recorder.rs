@@ -81,21 +81,84 @@ impl OpStats {
     }
 }
 
+/// How many named counters a job may keep (GET hits, reconnects...); a fixed array, so
+/// counting allocates nothing.
+pub const MAX_COUNTERS: usize = 8;
+
+/// Index of one of a job's named counters; the job says what each index means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CounterId(pub u8);
+
+/// How far behind its schedule an open-model worker sent operations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScheduleStats {
+    /// Operations sent at their slot or later (late or not): the base for the mean lag.
+    pub sent: u64,
+    /// Operations sent more than [`LATE_AFTER`] after their slot.
+    pub late: u64,
+    /// Slots passed over without sending, under a skip-if-late policy.
+    pub skipped: u64,
+    /// Sum and largest of (actual send - scheduled slot), in nanoseconds.
+    pub lag_sum_ns: u64,
+    pub lag_max_ns: u64,
+}
+
+/// A send this far after its slot counts as late. tokio's timers fire on a 1 ms wheel, so a
+/// punctual wake-up can already be up to a millisecond behind.
+pub const LATE_AFTER: Duration = Duration::from_millis(1);
+
+impl ScheduleStats {
+    pub fn add(&mut self, other: &ScheduleStats) {
+        self.sent += other.sent;
+        self.late += other.late;
+        self.skipped += other.skipped;
+        self.lag_sum_ns += other.lag_sum_ns;
+        self.lag_max_ns = self.lag_max_ns.max(other.lag_max_ns);
+    }
+
+    fn is_idle(&self) -> bool {
+        self.sent == 0 && self.skipped == 0
+    }
+}
+
 /// One worker's figures for one interval, one entry per operation kind.
 #[derive(Debug, Clone)]
 pub struct WorkerStats {
     pub ops: Vec<OpStats>,
+    /// Open model only: lateness against the schedule.
+    pub schedule: ScheduleStats,
+    /// The job's named counters, by [`CounterId`].
+    pub counters: [u64; MAX_COUNTERS],
 }
 
 impl WorkerStats {
     pub fn new(op_count: usize) -> Self {
         WorkerStats {
             ops: (0..op_count).map(|_| OpStats::default()).collect(),
+            schedule: ScheduleStats::default(),
+            counters: [0; MAX_COUNTERS],
+        }
+    }
+
+    /// What an idle worker hands over: nothing, only that it has moved on.
+    fn empty() -> Self {
+        WorkerStats {
+            ops: Vec::new(),
+            schedule: ScheduleStats::default(),
+            counters: [0; MAX_COUNTERS],
         }
     }
 
     pub fn clear(&mut self) {
         self.ops.iter_mut().for_each(OpStats::clear);
+        self.schedule = ScheduleStats::default();
+        self.counters = [0; MAX_COUNTERS];
+    }
+
+    fn is_idle(&self) -> bool {
+        self.ops.iter().all(OpStats::is_idle)
+            && self.schedule.is_idle()
+            && self.counters.iter().all(|&n| n == 0)
     }
 }
 
@@ -187,6 +250,29 @@ impl Recorder {
         self.stats_at(op, end).errors.add(kind, 1);
     }
 
+    /// An open-model send: how far after its scheduled slot it went out.
+    #[inline]
+    pub fn record_lag(&mut self, intended: Instant, sent: Instant) {
+        let lag = nanos_between(intended, sent);
+        let schedule = &mut self.current_at(sent).schedule;
+        schedule.sent += 1;
+        schedule.late += u64::from(lag > LATE_AFTER.as_nanos() as u64);
+        schedule.lag_sum_ns += lag;
+        schedule.lag_max_ns = schedule.lag_max_ns.max(lag);
+    }
+
+    /// A slot passed over without sending, under a skip-if-late policy.
+    #[inline]
+    pub fn record_skip(&mut self, now: Instant) {
+        self.current_at(now).schedule.skipped += 1;
+    }
+
+    /// Adds `n` to one of the job's named counters.
+    #[inline]
+    pub fn count(&mut self, counter: CounterId, n: u64, now: Instant) {
+        self.current_at(now).counters[counter.0 as usize] += n;
+    }
+
     /// Lets an idle worker hand over a finished interval without recording anything.
     #[inline]
     pub fn tick(&mut self, now: Instant) {
@@ -197,24 +283,29 @@ impl Recorder {
 
     /// Hands over what is left. Call once, when the worker stops.
     pub fn finish(mut self) {
-        let stats = std::mem::replace(&mut self.current, WorkerStats { ops: Vec::new() });
+        let stats = std::mem::replace(&mut self.current, WorkerStats::empty());
         self.send(stats, None);
     }
 
     #[inline]
     fn stats_at(&mut self, op: OpId, end: Instant) -> &mut OpStats {
-        if end >= self.next_boundary {
-            self.roll(end);
+        &mut self.current_at(end).ops[op.0 as usize]
+    }
+
+    #[inline]
+    fn current_at(&mut self, at: Instant) -> &mut WorkerStats {
+        if at >= self.next_boundary {
+            self.roll(at);
         }
-        &mut self.current.ops[op.0 as usize]
+        &mut self.current
     }
 
     #[cold]
     fn roll(&mut self, now: Instant) {
-        let finished = if self.current.ops.iter().all(OpStats::is_idle) {
+        let finished = if self.current.is_idle() {
             // An idle worker still says it has moved on, or its silence would hold the
             // interval open for every other worker.
-            WorkerStats { ops: Vec::new() }
+            WorkerStats::empty()
         } else {
             let fresh = match self.spares.try_recv() {
                 Ok(mut spare) => {
