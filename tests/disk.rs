@@ -338,6 +338,17 @@ fn the_bandwidth_cap_holds() {
 }
 
 #[test]
+fn sqpoll_rings_run() {
+    let dir = scratch();
+    let body = "size = \"4MiB\"\npattern = \"randread\"\nqueue_depth = 8\nsqpoll = true";
+    let disk = prepare(&job(dir.path(), body));
+    assert!(disk.target().sqpoll);
+    let run = run(&disk, Duration::from_millis(200), None);
+    run.all_ok();
+    assert!(run.op("read").count > 100, "{} reads", run.op("read").count);
+}
+
+#[test]
 fn a_stop_ends_workers_promptly() {
     let dir = scratch();
     let disk = prepare(&job(
@@ -443,6 +454,23 @@ fn writes_past_the_file_size_limit_count_as_errors_not_a_crash() {
         );
         assert!(write.count > 10, "{engine}: writes below the limit succeed");
     }
+}
+
+#[test]
+fn a_worker_whose_every_operation_fails_reports_an_error() {
+    if !in_child("a_worker_whose_every_operation_fails_reports_an_error") {
+        return;
+    }
+    let dir = scratch();
+    let disk = prepare(&job(dir.path(), "size = \"1MiB\"\npattern = \"write\""));
+    set_file_size_limit(0);
+    let run = run(&disk, Duration::from_millis(100), None);
+    set_file_size_limit(libc::RLIM_INFINITY);
+    let failure = run.outcomes[0]
+        .as_ref()
+        .expect_err("every write failed, yet the worker is ok");
+    assert!(failure.to_string().contains("EFBIG"), "{failure:#}");
+    assert!(run.errors("write") > 0);
 }
 
 fn set_file_size_limit(bytes: libc::rlim_t) {

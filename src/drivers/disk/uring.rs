@@ -43,6 +43,9 @@ pub(crate) struct Ring {
     /// Whether the kernel takes a timeout with the wait (5.11+); without it waits are
     /// unbounded, which only matters if a device stops completing.
     timed_wait: bool,
+    /// Built disabled, single-issuer, with deferred task work: the worker thread enables it
+    /// and so becomes its one submitter.
+    deferred: bool,
     slots: Box<[Slot]>,
     free: Vec<u16>,
     in_flight: usize,
@@ -79,13 +82,7 @@ impl Ring {
 
     fn set_up(fd: RawFd, depth: u32, sqpoll: bool, shape: Shape) -> Result<Ring, SetupFailure> {
         let mut bufs = AlignedBuf::new(shape, depth as usize).map_err(SetupFailure::Other)?;
-        let mut builder = IoUring::builder();
-        if sqpoll {
-            builder.setup_sqpoll(SQPOLL_IDLE_MS);
-        }
-        let ring = builder
-            .build(depth)
-            .map_err(|e| refusal("io_uring_setup", &e, sqpoll))?;
+        let (ring, deferred) = build(depth, sqpoll)?;
         ring.submitter()
             .register_files(&[fd])
             .map_err(|e| refusal("registering the file", &e, sqpoll))?;
@@ -114,6 +111,7 @@ impl Ring {
             bufs: ManuallyDrop::new(bufs),
             stride: shape.stride,
             timed_wait,
+            deferred,
             slots: vec![idle; depth as usize].into_boxed_slice(),
             free: (0..depth as u16).rev().collect(),
             in_flight: 0,
@@ -122,6 +120,12 @@ impl Ring {
 
     /// Issues until the lane says stop, then drains what is in flight.
     pub fn drive(&mut self, lane: &mut Lane) -> anyhow::Result<()> {
+        if self.deferred {
+            self.ring
+                .submitter()
+                .register_enable_rings()
+                .context("cannot enable the worker's io_uring ring")?;
+        }
         let mut now = Instant::now();
         while !lane.should_stop(now) {
             let held = self.refill(lane, now);
@@ -148,14 +152,18 @@ impl Ring {
             if let Some(due) = lane.held_until(now) {
                 return Some(due);
             }
+            // With SQPOLL the kernel thread may post a completion before it publishes that it
+            // consumed the entry, so a free slot does not prove a free entry; the slot waits
+            // for the next turn.
+            if sq.is_full() {
+                break;
+            }
             let op = lane.next_op();
             let entry = entry(base.wrapping_add(slot as usize * *stride), slot, op);
             // SAFETY: the entry points at slot `slot`'s registered buffer, which no other
             // operation uses until this one's completion is reaped and the slot freed.
             if unsafe { sq.push(&entry) }.is_err() {
-                // Cannot happen: the queue has as many entries as there are slots.
-                debug_assert!(false, "submission queue full with a free slot");
-                return None;
+                break;
             }
             free.pop();
             slots[slot as usize] = Slot { op, issued: now };
@@ -246,6 +254,35 @@ impl Ring {
         }
         Ok(())
     }
+}
+
+/// A ring of `depth` entries. Without SQPOLL it is made single-issuer with deferred task
+/// work (6.1+), so completions are posted when the worker waits for them rather than by
+/// interrupting it; such a ring starts disabled, since its submitter is the thread that
+/// enables it. A kernel that refuses those flags gets a plain ring.
+fn build(depth: u32, sqpoll: bool) -> Result<(IoUring, bool), SetupFailure> {
+    if !sqpoll {
+        let mut builder = IoUring::builder();
+        builder
+            .setup_r_disabled()
+            .setup_single_issuer()
+            .setup_defer_taskrun();
+        match builder.build(depth) {
+            Ok(ring) => return Ok((ring, true)),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                tracing::debug!("io_uring refused single-issuer deferred task work: {e}");
+            }
+            Err(e) => return Err(refusal("io_uring_setup", &e, sqpoll)),
+        }
+    }
+    let mut builder = IoUring::builder();
+    if sqpoll {
+        builder.setup_sqpoll(SQPOLL_IDLE_MS);
+    }
+    let ring = builder
+        .build(depth)
+        .map_err(|e| refusal("io_uring_setup", &e, sqpoll))?;
+    Ok((ring, false))
 }
 
 /// The submission entry of one operation in slot `slot`, whose buffer starts at `buf`.
