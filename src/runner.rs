@@ -125,6 +125,10 @@ fn prepare_all(workload: &Workload) -> Result<Vec<Box<dyn PreparedJob>>, SetupEr
 fn prepare(job: &Job) -> Result<Box<dyn PreparedJob>, SetupError> {
     match job {
         Job::Disk(disk) => Ok(Box::new(PreparedDisk::prepare(disk)?)),
+        Job::Redis(redis) => Err(SetupError::Input {
+            job: redis.name.clone(),
+            message: "the redis driver is not built yet".into(),
+        }),
     }
 }
 

@@ -6,13 +6,22 @@
 //! built once before load starts and then used without allocating. It does not know about
 //! files, devices or drivers: a slot is a number, and the caller turns it into a byte offset
 //! or a key.
+//!
+//! It also owns *when* network operations start: open-model rate profiles ([`RateProfile`])
+//! and arrival times ([`Arrivals`]), and the worker loop that composes a stop rule, a pace
+//! and a driver's lane ([`lanes`]).
 
+mod arrival;
+pub mod lanes;
 mod offsets;
 mod pace;
+mod profile;
 mod sizes;
 
+pub use arrival::Arrivals;
 pub use offsets::{OffsetPicker, Scatter};
 pub use pace::Pacer;
+pub use profile::{RateProfile, StageRate};
 pub use sizes::SizeMix;
 
 /// Why a distribution or size mix cannot be built. The message says what to change.

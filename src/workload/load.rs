@@ -15,7 +15,7 @@ use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 use super::error::{Problem, WorkloadError};
 use super::hints::example;
 use super::spans::{Document, FieldPath, Finding, line_column};
-use super::{DiskJob, Job, Workload, schema, validate};
+use super::{DiskJob, Job, RedisJob, Workload, schema, validate};
 
 /// Reads and checks the workload file at `path`. Errors name the file as given.
 pub fn load_file(path: &Path) -> Result<Workload, WorkloadError> {
@@ -111,20 +111,23 @@ fn deserialize_header(root: &Spanned<DeTable>) -> Result<Workload, toml::de::Err
     Workload::deserialize(toml::Deserializer::from(Spanned::new(root.span(), table)))
 }
 
-/// A disk job goes straight to `DiskJob`: through the tagged `Job`, serde buffers the table
-/// and every error would point at the `[[jobs]]` header. Other kinds take that path.
+/// A known kind goes straight to its own type: through the tagged `Job`, serde buffers the
+/// table and every error would point at the `[[jobs]]` header. Other kinds take that path.
 fn deserialize_job(job: &Spanned<DeValue>) -> Result<Job, toml::de::Error> {
     let table = job.get_ref().as_table();
     let kind = table
         .and_then(|t| t.get("kind"))
         .and_then(|k| k.get_ref().as_str());
-    let (Some(table), Some("disk")) = (table, kind) else {
+    let (Some(table), Some(kind @ ("disk" | "redis"))) = (table, kind) else {
         return Job::deserialize(ValueDeserializer::from(job.clone()));
     };
     let mut table = table.clone();
     table.remove("kind");
     let input = ValueDeserializer::from(Spanned::new(job.span(), DeValue::Table(table)));
-    DiskJob::deserialize(input).map(Job::Disk)
+    match kind {
+        "disk" => DiskJob::deserialize(input).map(Job::Disk),
+        _ => RedisJob::deserialize(input).map(Job::Redis),
+    }
 }
 
 fn serde_finding(doc: &Document, error: &toml::de::Error) -> Finding {

@@ -7,7 +7,9 @@
 mod error;
 mod hints;
 mod load;
+mod load_model;
 mod names;
+mod redis;
 mod schema;
 mod spans;
 pub mod units;
@@ -15,6 +17,8 @@ mod validate;
 
 pub use error::{Problem, WorkloadError};
 pub use load::{load_file, load_str};
+pub use load_model::{Arrival, LoadModel, LoadSpec, Ramp, Stage};
+pub use redis::{KeyDistribution, KeySpace, MixEntry, MixOp, RedisJob, redact_url};
 pub use validate::{MAX_BLOCK_SIZE, MAX_QUEUE_DEPTH, MAX_WORKERS};
 
 use serde::{Deserialize, Serialize};
@@ -46,12 +50,14 @@ pub struct Workload {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
     Disk(DiskJob),
+    Redis(RedisJob),
 }
 
 impl Job {
     pub fn name(&self) -> &str {
         match self {
             Job::Disk(job) => &job.name,
+            Job::Redis(job) => &job.name,
         }
     }
 }

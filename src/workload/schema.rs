@@ -12,7 +12,10 @@ use toml::de::{DeString, DeTable, DeValue};
 use super::hints::{list, suggest};
 use super::names::{fields, kind_fields, kinds, variants};
 use super::spans::{FieldPath, Finding};
-use super::{Distribution, Engine, Job, Pattern, WeightedSize, Workload, Zone};
+use super::{
+    Arrival, Distribution, Engine, Job, KeyDistribution, KeySpace, LoadModel, LoadSpec, MixEntry,
+    MixOp, Pattern, Ramp, Stage, WeightedSize, Workload, Zone,
+};
 
 /// Everything wrong with keys and named values in the file.
 pub(crate) fn check(root: &DeTable) -> Vec<Finding> {
@@ -52,8 +55,10 @@ fn check_job(path: FieldPath, job: &Spanned<DeValue>) -> Vec<Finding> {
         &path,
         kind_job(kind),
     ));
-    if kind == "disk" {
-        findings.extend(check_disk(table, &path));
+    match kind {
+        "disk" => findings.extend(check_disk(table, &path)),
+        "redis" => findings.extend(check_redis(table, &path)),
+        _ => {}
     }
     findings
 }
@@ -61,6 +66,7 @@ fn check_job(path: FieldPath, job: &Spanned<DeValue>) -> Vec<Finding> {
 fn kind_job(kind: &str) -> &'static str {
     match kind {
         "disk" => "a disk job",
+        "redis" => "a redis job",
         _ => "this kind of job",
     }
 }
@@ -79,6 +85,68 @@ fn check_disk(job: &DeTable, path: &FieldPath) -> Vec<Finding> {
         findings.extend(check_distribution(distribution, &path.key("distribution")));
     }
     findings
+}
+
+fn check_redis(job: &DeTable, path: &FieldPath) -> Vec<Finding> {
+    let mut findings = list_of_tables(job, path, "mix", fields::<MixEntry>());
+    let mix = job.get("mix").and_then(|m| m.get_ref().as_array());
+    let entries = mix.into_iter().flatten().enumerate();
+    for (i, entry) in entries.filter_map(|(i, e)| Some((i, e.get_ref().as_table()?))) {
+        findings.extend(choice(
+            entry,
+            &path.key("mix").index(i),
+            "op",
+            variants::<MixOp>(),
+        ));
+    }
+    if let Some(keys) = sub_table(job, "keys") {
+        let keys_path = path.key("keys");
+        findings.extend(unknown_keys(
+            keys,
+            fields::<KeySpace>(),
+            &keys_path,
+            "`keys`",
+        ));
+        if let Some(distribution) = sub_table(keys, "distribution") {
+            findings.extend(check_key_distribution(
+                distribution,
+                &keys_path.key("distribution"),
+            ));
+        }
+    }
+    if let Some(load) = sub_table(job, "load") {
+        findings.extend(check_load(load, &path.key("load")));
+    }
+    findings
+}
+
+fn check_key_distribution(table: &DeTable, path: &FieldPath) -> Vec<Finding> {
+    let kinds = kinds::<KeyDistribution>();
+    let (kind, mut findings) = check_tagged(table, path, kinds, "key distribution");
+    let Some(kind) = kind else { return findings };
+    let valid = with_kind(kind_fields::<KeyDistribution>(kind));
+    findings.extend(unknown_keys(table, &valid, path, "this distribution"));
+    findings
+}
+
+fn check_load(load: &DeTable, path: &FieldPath) -> Vec<Finding> {
+    let mut findings = unknown_keys(load, fields::<LoadSpec>(), path, "`load`");
+    findings.extend(choice(load, path, "model", variants::<LoadModel>()));
+    findings.extend(choice(load, path, "arrival", variants::<Arrival>()));
+    findings.extend(list_of_tables(load, path, "stages", fields::<Stage>()));
+    if let Some(ramp) = sub_table(load, "ramp") {
+        findings.extend(unknown_keys(
+            ramp,
+            fields::<Ramp>(),
+            &path.key("ramp"),
+            "`ramp`",
+        ));
+    }
+    findings
+}
+
+fn sub_table<'t>(table: &'t DeTable<'t>, key: &str) -> Option<&'t DeTable<'t>> {
+    table.get(key).and_then(|v| v.get_ref().as_table())
 }
 
 fn check_distribution(table: &DeTable, path: &FieldPath) -> Vec<Finding> {

@@ -36,6 +36,9 @@ pub(crate) fn check(workload: &Workload) -> Vec<Finding> {
     for (i, job) in workload.jobs.iter().enumerate() {
         match job {
             Job::Disk(disk) => checks.disk(disk, &FieldPath::job(i)),
+            Job::Redis(redis) => checks
+                .0
+                .extend(super::redis::check(redis, &FieldPath::job(i))),
         }
     }
     checks.0

@@ -1,0 +1,234 @@
+//! The one worker loop every network driver shares: a stop rule, a pace (closed or open) and
+//! a driver's lane composed, so no driver writes its own loop per combination.
+//!
+//! A *lane* is one sequence of requests: a connection in the closed model, one in-flight slot
+//! in the open model. All lanes of a client thread run as tasks on that thread's
+//! current-thread tokio runtime and share, without locks, its [`Recorder`], its pace (so the
+//! open model's rate is the job's, not a connection's) and the stop rule. This module decides
+//! when each request starts and when the thread stops; what a request is and how its outcome
+//! is recorded is the driver's ([`Lane::issue`]).
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::Arrivals;
+use crate::measure::Recorder;
+
+/// When a thread's lanes stop issuing: at the measured end, after a count of measured
+/// operations, or when the run is interrupted, whichever comes first.
+#[derive(Debug)]
+pub struct StopRule {
+    pub measure_start: Instant,
+    pub end: Instant,
+    /// Measured operations left for the whole job (shared by its threads), if it has a count.
+    pub budget: Option<Arc<AtomicU64>>,
+    stopped: Cell<bool>,
+}
+
+impl StopRule {
+    pub fn new(measure_start: Instant, end: Instant, budget: Option<Arc<AtomicU64>>) -> Self {
+        StopRule {
+            measure_start,
+            end,
+            budget,
+            stopped: Cell::new(false),
+        }
+    }
+
+    pub fn is_over(&self, now: Instant) -> bool {
+        self.stopped.get() || now >= self.end
+    }
+
+    /// Up to `want` operations may go now; 0 means stop. Warmup operations take nothing from
+    /// the count, and a count never hands out more than it holds, whatever the batch size.
+    pub fn grant(&self, want: u64, now: Instant) -> u64 {
+        let Some(budget) = self.budget.as_ref().filter(|_| now >= self.measure_start) else {
+            return want;
+        };
+        let taken = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            (left > 0).then(|| left.saturating_sub(want))
+        });
+        taken.map_or(0, |left| left.min(want))
+    }
+
+    fn stop(&self) {
+        self.stopped.set(true);
+    }
+}
+
+/// How the next request's start is decided.
+#[derive(Debug)]
+pub enum Pace {
+    /// Each lane sends its next batch when the previous one is answered, after `think`.
+    Closed { batch: u64, think: Duration },
+    /// Lanes take the next slot of the shared schedule, wait for it, and send one request.
+    Open {
+        arrivals: RefCell<Arrivals>,
+        /// Slots that would go out later than this are skipped and counted.
+        skip_late: Option<Duration>,
+    },
+}
+
+/// What a thread's lanes share. One thread only, so plain cells, no locks.
+pub struct Shared {
+    pub pace: Pace,
+    pub stop: StopRule,
+    pub recorder: RefCell<Recorder>,
+}
+
+/// One go-ahead from the pace: `count` requests, meant to start at `intended` (open model).
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket {
+    pub count: u64,
+    pub intended: Option<Instant>,
+}
+
+/// A driver's lane: sends what a ticket allows and records each outcome on the shared
+/// recorder (never holding the borrow across an await).
+pub trait Lane: 'static {
+    fn issue(&mut self, ticket: Ticket, shared: &Shared) -> impl Future<Output = ()>;
+}
+
+/// Runs one lane until the pace or the stop rule says it is done.
+pub async fn drive<L: Lane>(mut lane: L, shared: Rc<Shared>) {
+    let mut first = true;
+    while let Some(ticket) = next_ticket(&shared, first).await {
+        first = false;
+        lane.issue(ticket, &shared).await;
+    }
+}
+
+async fn next_ticket(shared: &Shared, first: bool) -> Option<Ticket> {
+    match &shared.pace {
+        Pace::Closed { batch, think } => {
+            if !first && !think.is_zero() {
+                tokio::time::sleep(*think).await;
+            }
+            let now = Instant::now();
+            if shared.stop.is_over(now) {
+                return None;
+            }
+            let count = shared.stop.grant(*batch, now);
+            (count > 0).then_some(Ticket {
+                count,
+                intended: None,
+            })
+        }
+        Pace::Open {
+            arrivals,
+            skip_late,
+        } => next_slot(shared, arrivals, *skip_late).await,
+    }
+}
+
+async fn next_slot(
+    shared: &Shared,
+    arrivals: &RefCell<Arrivals>,
+    skip_late: Option<Duration>,
+) -> Option<Ticket> {
+    loop {
+        let slot = arrivals.borrow_mut().next(Instant::now());
+        if shared.stop.is_over(slot) {
+            return None;
+        }
+        tokio::time::sleep_until(slot.into()).await;
+        let now = Instant::now();
+        if shared.stop.is_over(now.min(slot)) {
+            return None;
+        }
+        if skip_late.is_some_and(|skip| now.saturating_duration_since(slot) > skip) {
+            shared.recorder.borrow_mut().record_skip(now);
+            continue;
+        }
+        if shared.stop.grant(1, now) == 0 {
+            return None;
+        }
+        shared.recorder.borrow_mut().record_lag(slot, now);
+        return Some(Ticket {
+            count: 1,
+            intended: Some(slot),
+        });
+    }
+}
+
+/// How often an idle thread tells the collector it has moved on, and checks for a stop.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Runs a client thread: its lanes as tasks on a current-thread runtime, until they are all
+/// done, `interrupt` is set, or `grace` past the measured end (requests still in flight then
+/// are abandoned, so a stalled target cannot stretch the run). Returns the recorder.
+pub fn run_thread<L: Lane>(
+    lanes: Vec<L>,
+    shared: Shared,
+    interrupt: &AtomicBool,
+    grace: Duration,
+) -> std::io::Result<Recorder> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let shared = Rc::new(shared);
+    let local = tokio::task::LocalSet::new();
+    let supervised = local.run_until(supervise(lanes, shared.clone(), interrupt, grace));
+    runtime.block_on(supervised);
+    drop(local);
+    let shared = Rc::try_unwrap(shared).map_err(|_| std::io::Error::other("lanes outlived run"))?;
+    Ok(shared.recorder.into_inner())
+}
+
+async fn supervise<L: Lane>(
+    lanes: Vec<L>,
+    shared: Rc<Shared>,
+    interrupt: &AtomicBool,
+    grace: Duration,
+) {
+    let tasks: Vec<_> = lanes
+        .into_iter()
+        .map(|lane| tokio::task::spawn_local(drive(lane, shared.clone())))
+        .collect();
+    let give_up = shared.stop.end + grace;
+    while !tasks.iter().all(|t| t.is_finished()) {
+        tokio::time::sleep(TICK).await;
+        let now = Instant::now();
+        shared.recorder.borrow_mut().tick(now);
+        if interrupt.load(Ordering::Relaxed) || now >= give_up {
+            shared.stop.stop();
+            tasks.iter().for_each(|t| t.abort());
+        }
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_is_never_overdrawn_by_batches() {
+        let now = Instant::now();
+        let rule = StopRule::new(
+            now,
+            now + Duration::from_secs(60),
+            Some(Arc::new(1000.into())),
+        );
+        let granted: Vec<u64> = std::iter::repeat_with(|| rule.grant(7, now))
+            .take_while(|&n| n > 0)
+            .collect();
+        assert_eq!(granted.iter().sum::<u64>(), 1000);
+        assert_eq!(granted.last(), Some(&(1000 % 7)));
+    }
+
+    #[test]
+    fn warmup_takes_nothing_from_the_count() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(5);
+        let rule = StopRule::new(later, later, Some(Arc::new(3.into())));
+        assert_eq!(rule.grant(16, now), 16);
+        assert_eq!(rule.grant(16, later), 3);
+    }
+}
