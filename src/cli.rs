@@ -25,13 +25,21 @@ pub enum Command {
         /// The workload file (TOML). Without it, the built-in quickstart runs: a short disk
         /// workload on files in the current directory.
         workload: Option<PathBuf>,
-        /// Where to write the results JSON. Default:
-        /// reports/<workload>-<start time>/results.json.
-        #[arg(short, long)]
+        /// The run folder: results.json and the report (index.html, charts/, hlog/) go in it.
+        /// Default: reports/<workload>-<start time>/.
+        #[arg(short, long, value_name = "DIR")]
         output: Option<PathBuf>,
         /// No progress line, no summary: only errors on stderr.
         #[arg(short, long)]
         quiet: bool,
+    },
+    /// Rebuild the report (index.html, PNG charts, HdrHistogram logs) from a results file.
+    Report {
+        /// A results file written by `plimsoll run`.
+        results: PathBuf,
+        /// Where to write the report. Default: the folder holding the results file.
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
     },
     /// Check a workload file without running it.
     Validate {

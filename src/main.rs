@@ -25,6 +25,7 @@ fn main() -> ExitCode {
             quiet,
         } => run(workload.as_deref(), output, quiet),
         Command::Validate { workload } => validate(&workload),
+        Command::Report { results, output } => report(&results, output),
     };
     ExitCode::from(code)
 }
@@ -61,7 +62,8 @@ fn run(path: Option<&Path>, output: Option<PathBuf>, quiet: bool) -> u8 {
         Err(e @ SetupError::Input { .. }) => return fail(exit::BAD_INPUT, &e),
         Err(e @ SetupError::Failed { .. }) => return fail(exit::FAILURE, &e),
     };
-    let output = output.unwrap_or_else(|| default_output(&workload));
+    let folder = output.unwrap_or_else(|| default_folder(&workload));
+    let output = folder.join("results.json");
     if let Err(e) = results.write(&output) {
         let message = format!("cannot write results to {}: {e}", output.display());
         return fail(exit::FAILURE, &message);
@@ -70,7 +72,29 @@ fn run(path: Option<&Path>, output: Option<PathBuf>, quiet: bool) -> u8 {
         print!("{}", plimsoll::report::terminal::summary(&results));
         println!("\nresults: {}", output.display());
     }
+    // The results are safe on disk; a report that fails to render can be rebuilt from them.
+    match plimsoll::report::write_folder(&results, &folder) {
+        Ok(files) if !quiet => println!("report: {}", files.index.display()),
+        Ok(_) => {}
+        Err(e) => return fail(exit::FAILURE, &e),
+    }
     status_code(&results)
+}
+
+fn report(path: &Path, output: Option<PathBuf>) -> u8 {
+    let results = match RunResults::read(path) {
+        Ok(results) => results,
+        Err(e) => return fail(exit::BAD_INPUT, &e),
+    };
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let folder = output.unwrap_or_else(|| parent.unwrap_or(Path::new(".")).to_owned());
+    match plimsoll::report::write_folder(&results, &folder) {
+        Ok(files) => {
+            println!("report: {}", files.index.display());
+            exit::OK
+        }
+        Err(e) => fail(exit::FAILURE, &e),
+    }
 }
 
 fn load(path: Option<&Path>) -> Result<Workload, workload::WorkloadError> {
@@ -106,7 +130,7 @@ fn install_interrupt_flag() -> std::io::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-fn default_output(workload: &Workload) -> PathBuf {
+fn default_folder(workload: &Workload) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace([':', '-'], "")
@@ -123,9 +147,7 @@ fn default_output(workload: &Workload) -> PathBuf {
             }
         })
         .collect();
-    PathBuf::from("reports")
-        .join(format!("{name}-{stamp}"))
-        .join("results.json")
+    PathBuf::from("reports").join(format!("{name}-{stamp}"))
 }
 
 fn fail(code: u8, error: &dyn std::fmt::Display) -> u8 {

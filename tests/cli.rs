@@ -68,7 +68,7 @@ fn a_run_writes_results_whose_counts_agree_with_bytes() {
         .arg("run")
         .arg(&workload)
         .arg("-o")
-        .arg(&output)
+        .arg(output.parent().unwrap())
         .output()
         .unwrap();
     assert!(
@@ -165,7 +165,7 @@ fn sigint_mid_run_leaves_a_valid_results_file_marked_interrupted() {
         .arg("run")
         .arg(&workload)
         .arg("-o")
-        .arg(&output)
+        .arg(output.parent().unwrap())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -207,7 +207,7 @@ fn warmup_longer_than_the_run_ends_on_time_and_is_kept_apart() {
         .arg("run")
         .arg(&workload)
         .arg("-o")
-        .arg(&output)
+        .arg(output.parent().unwrap())
         .output()
         .unwrap();
     let wall = started.elapsed();
