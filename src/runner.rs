@@ -11,10 +11,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::drivers::SetupError;
 use crate::drivers::disk::PreparedDisk;
+use crate::drivers::redis::PreparedRedis;
 use crate::host::HostFacts;
 use crate::measure::{Clock, Collector, JobTotals, Recorder, Snapshot};
 use crate::report::progress::Progress;
-use crate::results::{JobFacts, JobResults, RunResults, RunStatus, SCHEMA_VERSION};
+use crate::results::{JobFacts, JobResults, LoadFacts, RunResults, RunStatus, SCHEMA_VERSION};
 use crate::workload::{Job, Workload};
 
 /// A job whose target is ready: what the runner needs from any driver.
@@ -25,6 +26,15 @@ pub trait PreparedJob: Sync {
     fn workers(&self) -> usize;
     /// What the results say about the target, as the driver sees it.
     fn target(&self) -> serde_json::Value;
+    /// How the job offers load; `duration` is the workload's measured duration. Default: a
+    /// closed model with one operation in flight per worker.
+    fn load(&self, duration: Duration) -> LoadFacts {
+        LoadFacts::closed(self.workers() as u64, duration)
+    }
+    /// Names of the job's counters, by counter index. Default: none.
+    fn counter_names(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
     /// Runs one worker until the clock's measured end or `stop`, then hands over its figures.
     fn run_worker(
         &self,
@@ -67,6 +77,43 @@ impl PreparedJob for PreparedDisk {
     }
 }
 
+impl PreparedJob for PreparedRedis {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    fn op_names(&self) -> Vec<&'static str> {
+        PreparedRedis::op_names(self)
+    }
+
+    fn workers(&self) -> usize {
+        PreparedRedis::workers(self)
+    }
+
+    fn target(&self) -> serde_json::Value {
+        serde_json::to_value(PreparedRedis::target(self)).unwrap_or_default()
+    }
+
+    fn load(&self, _duration: Duration) -> LoadFacts {
+        PreparedRedis::load(self)
+    }
+
+    fn counter_names(&self) -> Vec<&'static str> {
+        PreparedRedis::counter_names(self)
+    }
+
+    fn run_worker(
+        &self,
+        worker: usize,
+        recorder: Recorder,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<()> {
+        PreparedRedis::run_worker(self, worker, recorder, stop)
+    }
+
+    fn cleanup(self: Box<Self>) {}
+}
+
 /// How the run is shown while it goes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -95,6 +142,8 @@ pub fn run(
             kind: p.kind(),
             workers: p.workers(),
             target: p.target(),
+            load: p.load(workload.duration.0),
+            counter_names: p.counter_names(),
         })
         .collect();
     prepared.into_iter().for_each(|p| p.cleanup());
@@ -111,7 +160,7 @@ pub fn run(
 fn prepare_all(workload: &Workload) -> Result<Vec<Box<dyn PreparedJob>>, SetupError> {
     let mut prepared: Vec<Box<dyn PreparedJob>> = Vec::with_capacity(workload.jobs.len());
     for job in &workload.jobs {
-        match prepare(job) {
+        match prepare(job, workload.duration.0) {
             Ok(p) => prepared.push(p),
             Err(e) => {
                 prepared.into_iter().for_each(|p| p.cleanup());
@@ -122,13 +171,10 @@ fn prepare_all(workload: &Workload) -> Result<Vec<Box<dyn PreparedJob>>, SetupEr
     Ok(prepared)
 }
 
-fn prepare(job: &Job) -> Result<Box<dyn PreparedJob>, SetupError> {
+fn prepare(job: &Job, duration: Duration) -> Result<Box<dyn PreparedJob>, SetupError> {
     match job {
         Job::Disk(disk) => Ok(Box::new(PreparedDisk::prepare(disk)?)),
-        Job::Redis(redis) => Err(SetupError::Input {
-            job: redis.name.clone(),
-            message: "the redis driver is not built yet".into(),
-        }),
+        Job::Redis(redis) => Ok(Box::new(PreparedRedis::prepare(redis, duration)?)),
     }
 }
 

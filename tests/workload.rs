@@ -57,6 +57,7 @@ fn job_key(extra: &str, column: usize, field: &str) -> String {
 fn disk(workload: &Workload, index: usize) -> &plimsoll::workload::DiskJob {
     match &workload.jobs[index] {
         Job::Disk(job) => job,
+        other => panic!("jobs[{index}] is not a disk job: {other:?}"),
     }
 }
 
@@ -119,9 +120,12 @@ fn a_misspelt_engine_gets_the_closest() {
 
 #[test]
 fn an_unknown_kind_names_the_valid_kinds() {
-    let text = BASE.replace(r#"kind = "disk""#, r#"kind = "redis""#);
+    let text = BASE.replace(r#"kind = "disk""#, r#"kind = "mongodb""#);
     let message = only(&text, 5, 8, Some("jobs[0].kind (randread)"));
-    assert_eq!(message, "unknown job kind `redis`; use one of disk");
+    assert_eq!(
+        message,
+        "unknown job kind `mongodb`; use one of disk, redis"
+    );
     let text = BASE.replace(r#"kind = "disk""#, r#"kind = "dsk""#);
     assert!(only(&text, 5, 8, Some("jobs[0].kind (randread)")).ends_with("did you mean `disk`?"));
 }
@@ -132,7 +136,7 @@ fn a_job_without_kind_is_told_to_add_one() {
     let message = only(&text, 4, 1, Some("jobs[0] (randread)"));
     assert_eq!(
         message,
-        "missing key `kind` (valid: disk); add it, like `kind = \"disk\"`"
+        "missing key `kind` (valid: disk, redis); add it, like `kind = \"disk\"`"
     );
 }
 

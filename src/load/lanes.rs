@@ -90,11 +90,14 @@ pub struct Ticket {
 /// A driver's lane: sends what a ticket allows and records each outcome on the shared
 /// recorder (never holding the borrow across an await).
 pub trait Lane: 'static {
+    /// Runs once before the lane's first ticket (a network lane connects here).
+    fn start(&mut self, shared: &Shared) -> impl Future<Output = ()>;
     fn issue(&mut self, ticket: Ticket, shared: &Shared) -> impl Future<Output = ()>;
 }
 
 /// Runs one lane until the pace or the stop rule says it is done.
 pub async fn drive<L: Lane>(mut lane: L, shared: Rc<Shared>) {
+    lane.start(&shared).await;
     let mut first = true;
     while let Some(ticket) = next_ticket(&shared, first).await {
         first = false;

@@ -14,6 +14,8 @@ pub enum ErrorKind {
     Protocol,
     /// A status the target reported (an HTTP status, say) that the job counts as an error.
     Status(u16),
+    /// The server answered with an error reply (Redis `-ERR`, `-WRONGTYPE`...).
+    Reply,
 }
 
 impl fmt::Display for ErrorKind {
@@ -28,6 +30,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Timeout => f.write_str("timeout"),
             ErrorKind::Protocol => f.write_str("protocol"),
             ErrorKind::Status(code) => write!(f, "status {code}"),
+            ErrorKind::Reply => f.write_str("server error reply"),
         }
     }
 }

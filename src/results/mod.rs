@@ -5,13 +5,20 @@
 //! percentiles. Units are in field names. This module builds the document from collector totals
 //! and reads it back; it does not render it.
 
+mod load;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::host::HostFacts;
-use crate::measure::{ErrorTally, JobTotals, LatencyHistogram, LatencySummary, OpTotals};
+use crate::measure::{
+    ErrorTally, IntervalTotals, JobTotals, LatencyHistogram, LatencySummary, OpTotals,
+};
+
+pub use load::{LoadFacts, LoadResults, SUSTAINED_SHARE};
 
 /// Bumped whenever a field changes meaning or is removed.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -54,7 +61,15 @@ pub struct JobResults {
     pub name: String,
     pub kind: String,
     /// `closed`: each worker issues its next operation when the previous one completes.
+    /// `open`: operations start on a schedule for the whole job (see `load`).
     pub load_model: String,
+    /// How the load was offered and, for the open model, whether its target rate was kept.
+    /// Absent from older results files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadResults>,
+    /// The job's named counts over the measured window (`get_hits`, `reconnects`...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<String, u64>,
     pub workers: usize,
     /// What the driver reports about its target (path, engine, alignment...).
     pub target: serde_json::Value,
@@ -73,6 +88,11 @@ pub struct OpResults {
     pub bytes_per_s: f64,
     pub latency_ns: LatencySummary,
     pub latency_histogram: EncodedHistogram,
+    /// Open model: actual send to completion, beside latency (which starts at the slot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_time_ns: Option<LatencySummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_time_histogram: Option<EncodedHistogram>,
     pub errors: Vec<ErrorCount>,
     pub error_count: u64,
 }
@@ -113,6 +133,20 @@ pub struct IntervalResults {
     pub start_ns: u64,
     pub duration_ns: u64,
     pub ops: Vec<IntervalOpResults>,
+    /// Open model: how far behind the schedule sends were in this interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<IntervalSchedule>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct IntervalSchedule {
+    pub sent_ops: u64,
+    pub late_ops: u64,
+    pub skipped_ops: u64,
+    pub lag_mean_ns: Option<u64>,
+    pub lag_max_ns: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +158,9 @@ pub struct IntervalOpResults {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ErrorCount>,
     pub latency_ns: IntervalLatency,
+    /// Open model: send to completion in this interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_time_ns: Option<IntervalLatency>,
     /// This interval's latencies as an HdrHistogram (V2, deflate, base64; the bounds of the
     /// operation's `latency_histogram`), for interval logs and exact windowed percentiles.
     /// Samples above the trackable range are not in it. Absent from older results files.
@@ -163,6 +200,9 @@ pub struct JobFacts {
     pub kind: &'static str,
     pub workers: usize,
     pub target: serde_json::Value,
+    pub load: LoadFacts,
+    /// Names of the job's counters, by counter index.
+    pub counter_names: Vec<&'static str>,
 }
 
 impl JobResults {
@@ -197,6 +237,8 @@ impl JobResults {
             .map(|i| IntervalResults {
                 start_ns: i.index * interval.as_nanos() as u64,
                 duration_ns: interval.as_nanos() as u64,
+                schedule: interval_schedule(i, facts.load.profile.is_some()),
+                counters: named(&facts.counter_names, &i.counters),
                 ops: names
                     .iter()
                     .zip(&i.ops)
@@ -213,6 +255,12 @@ impl JobResults {
                             p99_9: o.latency.p99_9,
                             max: o.latency.max,
                         },
+                        service_time_ns: (o.service.p50.is_some()).then_some(IntervalLatency {
+                            p50: o.service.p50,
+                            p99: o.service.p99,
+                            p99_9: o.service.p99_9,
+                            max: o.service.max,
+                        }),
                         latency_histogram: Some(o.latency_encoded.clone()),
                     })
                     .collect(),
@@ -221,7 +269,9 @@ impl JobResults {
         JobResults {
             name: facts.name,
             kind: facts.kind.to_owned(),
-            load_model: "closed".to_owned(),
+            load_model: facts.load.model.to_owned(),
+            load: Some(LoadResults::build(&facts.load, totals, measured)),
+            counters: named(&facts.counter_names, &totals.counters),
             workers: facts.workers,
             target: facts.target,
             operations,
@@ -252,10 +302,33 @@ impl OpResults {
             bytes_per_s: per_second(totals.bytes),
             latency_ns: totals.latency.summary(),
             latency_histogram: EncodedHistogram::encode(&totals.latency),
+            service_time_ns: (totals.service.count() > 0).then(|| totals.service.summary()),
+            service_time_histogram: (totals.service.count() > 0)
+                .then(|| EncodedHistogram::encode(&totals.service)),
             errors: error_counts(&totals.errors),
             error_count: totals.errors.total(),
         }
     }
+}
+
+/// Counter values under their names; counters the job did not name are left out.
+fn named(names: &[&'static str], values: &[u64]) -> BTreeMap<String, u64> {
+    names
+        .iter()
+        .zip(values)
+        .map(|(name, &n)| (name.to_string(), n))
+        .collect()
+}
+
+fn interval_schedule(interval: &IntervalTotals, open: bool) -> Option<IntervalSchedule> {
+    let s = &interval.schedule;
+    open.then(|| IntervalSchedule {
+        sent_ops: s.sent,
+        late_ops: s.late,
+        skipped_ops: s.skipped,
+        lag_mean_ns: (s.sent > 0).then(|| s.lag_sum_ns / s.sent),
+        lag_max_ns: (s.sent > 0).then_some(s.lag_max_ns),
+    })
 }
 
 fn error_counts(tally: &ErrorTally) -> Vec<ErrorCount> {

@@ -1,0 +1,208 @@
+//! How a job offered its load, in the results: the model, the open model's target rate and
+//! how well it was kept, and a plain verdict when it was not.
+//!
+//! A target rate counts as not sustained when fewer than [`SUSTAINED_SHARE`] of the
+//! scheduled operations went out, or when the schedule lag kept growing. The limit is named
+//! by Little's law: if the rate times the mean service time needs (nearly) every request slot
+//! the job allows, the target was too slow for that concurrency; otherwise slots were free
+//! and the generator itself fell behind.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::load::RateProfile;
+use crate::measure::{IntervalTotals, JobTotals, LATE_AFTER, LatencyHistogram, ScheduleStats};
+
+/// Below this share of the target rate, the rate was not sustained.
+pub const SUSTAINED_SHARE: f64 = 0.95;
+/// Requests in flight needed, as a share of the limit, at which the target counts as the
+/// limit rather than the generator.
+const BUSY_SHARE: f64 = 0.9;
+
+/// What a driver says about how its job offers load.
+#[derive(Debug, Clone)]
+pub struct LoadFacts {
+    /// `closed` or `open`.
+    pub model: &'static str,
+    pub profile: Option<RateProfile>,
+    /// `uniform` or `poisson`, open model only.
+    pub arrival: Option<&'static str>,
+    /// Requests in flight at most, for the whole job.
+    pub in_flight_limit: u64,
+    pub skip_late: Option<Duration>,
+    pub think_time: Option<Duration>,
+    /// The measured duration the workload asked for: the schedule's length.
+    pub duration: Duration,
+}
+
+impl LoadFacts {
+    /// A closed-model job with `in_flight_limit` workers (or queue slots) and no think time.
+    pub fn closed(in_flight_limit: u64, duration: Duration) -> Self {
+        LoadFacts {
+            model: "closed",
+            profile: None,
+            arrival: None,
+            in_flight_limit,
+            skip_late: None,
+            think_time: None,
+            duration,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadResults {
+    /// `closed` or `open`.
+    pub model: String,
+    /// Open model: the target rate is for the whole job, never per connection or worker.
+    pub rate_scope: String,
+    pub profile: Option<RateProfile>,
+    pub arrival: Option<String>,
+    pub in_flight_limit: u64,
+    pub think_time_ns: Option<u64>,
+    pub skip_late_ns: Option<u64>,
+    /// The profile's mean rate over the measured window.
+    pub target_ops_per_s: Option<f64>,
+    /// Slots the schedule held in the measured window.
+    pub scheduled_ops: Option<u64>,
+    /// Requests sent in the measured window (answered or failed).
+    pub sent_ops: u64,
+    pub achieved_ops_per_s: Option<f64>,
+    /// Requests sent more than `late_after_ns` after their slot.
+    pub late_ops: u64,
+    pub late_after_ns: u64,
+    pub schedule_lag_mean_ns: Option<u64>,
+    pub schedule_lag_max_ns: Option<u64>,
+    /// Slots passed over under `skip_late`.
+    pub skipped_ops: u64,
+    /// Slots neither sent nor skipped by the end: the backlog the run ended with.
+    pub unsent_ops: Option<u64>,
+    /// Whether the lag at the end of the run was well above the lag at its start.
+    pub lag_growing: bool,
+    /// Open model: whether the target rate was kept.
+    pub sustained: Option<bool>,
+    /// When not sustained: `target` or `generator`.
+    pub limit: Option<String>,
+    /// A sentence for people, when the rate was not sustained.
+    pub verdict: Option<String>,
+}
+
+impl LoadResults {
+    pub fn build(facts: &LoadFacts, totals: &JobTotals, measured: Duration) -> Self {
+        let window = measured.min(facts.duration).as_secs_f64();
+        let s = &totals.schedule;
+        let open = facts.profile.is_some();
+        let scheduled = facts
+            .profile
+            .as_ref()
+            .map(|p| p.integral(window).floor() as u64);
+        let target = facts.profile.as_ref().map(|p| p.mean_rate(window));
+        let achieved = (open && window > 0.0).then(|| s.sent as f64 / window);
+        let mut results = LoadResults {
+            model: facts.model.to_owned(),
+            rate_scope: if open { "job" } else { "none" }.to_owned(),
+            profile: facts.profile.clone(),
+            arrival: facts.arrival.map(str::to_owned),
+            in_flight_limit: facts.in_flight_limit,
+            think_time_ns: facts.think_time.map(|d| d.as_nanos() as u64),
+            skip_late_ns: facts.skip_late.map(|d| d.as_nanos() as u64),
+            target_ops_per_s: target,
+            scheduled_ops: scheduled,
+            sent_ops: s.sent,
+            achieved_ops_per_s: achieved,
+            late_ops: s.late,
+            late_after_ns: LATE_AFTER.as_nanos() as u64,
+            schedule_lag_mean_ns: (s.sent > 0).then(|| s.lag_sum_ns / s.sent),
+            schedule_lag_max_ns: (s.sent > 0).then_some(s.lag_max_ns),
+            skipped_ops: s.skipped,
+            unsent_ops: scheduled.map(|n| n.saturating_sub(s.sent + s.skipped)),
+            lag_growing: open && lag_growing(&totals.intervals),
+            sustained: None,
+            limit: None,
+            verdict: None,
+        };
+        if let (Some(target), Some(achieved)) = (target, achieved) {
+            results.judge(target, achieved, mean_service_s(totals));
+        }
+        results
+    }
+
+    fn judge(&mut self, target: f64, achieved: f64, service_s: Option<f64>) {
+        let share = if target > 0.0 { achieved / target } else { 1.0 };
+        let sustained = share >= SUSTAINED_SHARE && !self.lag_growing;
+        self.sustained = Some(sustained);
+        if sustained {
+            return;
+        }
+        let needed = target * service_s.unwrap_or(0.0);
+        let limit = self.in_flight_limit as f64;
+        let target_bound = needed >= BUSY_SHARE * limit;
+        let head = format!(
+            "target rate not sustained: achieved {} of {} op/s ({:.1} %){}",
+            rate(achieved),
+            rate(target),
+            share * 100.0,
+            if self.lag_growing {
+                ", and the schedule lag kept growing"
+            } else {
+                ""
+            },
+        );
+        let service = service_s.map_or("-".to_owned(), |s| format!("{:.3} ms", s * 1e3));
+        let tail = if target_bound {
+            format!(
+                "the target was the limit: replies took {service} on average, so the rate needs \
+                 about {needed:.0} requests in flight and the job allows {limit:.0}; raise \
+                 connections, pipeline or max_in_flight if the server has headroom, or lower \
+                 the rate"
+            )
+        } else {
+            format!(
+                "the generator was the limit: replies took {service} on average, so about \
+                 {needed:.0} of the {limit:.0} request slots were needed, yet sends fell behind \
+                 the schedule; give the job more threads (and cores), or lower the rate"
+            )
+        };
+        self.limit = Some(if target_bound { "target" } else { "generator" }.to_owned());
+        self.verdict = Some(format!("{head}; {tail}"));
+    }
+}
+
+/// A rate with a precision that suits its size, for the verdict sentence.
+fn rate(ops_per_s: f64) -> String {
+    if ops_per_s >= 100.0 {
+        format!("{ops_per_s:.0}")
+    } else {
+        format!("{ops_per_s:.2}")
+    }
+}
+
+/// Mean send-to-reply time over every operation kind, in seconds.
+fn mean_service_s(totals: &JobTotals) -> Option<f64> {
+    let mut all = LatencyHistogram::new();
+    totals.measured.iter().for_each(|op| all.add(&op.service));
+    all.summary().mean.map(|ns| ns / 1e9)
+}
+
+/// The mean lag of the last third of the intervals against the first third: growing when it
+/// is above 100 ms and more than twice as large.
+fn lag_growing(intervals: &[IntervalTotals]) -> bool {
+    let third = intervals.len() / 3;
+    if third == 0 {
+        return false;
+    }
+    let mean = |part: &[IntervalTotals]| {
+        let mut sum = ScheduleStats::default();
+        part.iter().for_each(|i| sum.add(&i.schedule));
+        (sum.sent > 0).then(|| sum.lag_sum_ns as f64 / sum.sent as f64)
+    };
+    let (first, last) = (
+        mean(&intervals[..third]),
+        mean(&intervals[intervals.len() - third..]),
+    );
+    match (first, last) {
+        (Some(first), Some(last)) => last > 100e6 && last > 2.0 * first,
+        _ => false,
+    }
+}
