@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::format;
-use crate::results::{JobResults, OpResults, RunResults, RunStatus};
+use crate::results::{JobResults, LoadResults, OpResults, RunResults, RunStatus};
 
 pub fn summary(results: &RunResults) -> String {
     let mut out = String::new();
@@ -35,6 +35,9 @@ pub fn summary(results: &RunResults) -> String {
 
 fn job_table(out: &mut String, job: &JobResults) {
     let _ = writeln!(out, "job {} ({}){}", job.name, job.kind, target_line(job));
+    if let Some(load) = job.load.as_ref().filter(|l| l.model == "open") {
+        open_model_lines(out, load);
+    }
     let _ = writeln!(
         out,
         "  {:<10} {:>9} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8}",
@@ -45,6 +48,15 @@ fn job_table(out: &mut String, job: &JobResults) {
     }
     for op in &job.operations {
         op_row(out, op);
+    }
+    service_rows(out, &job.operations);
+    if !job.counters.is_empty() {
+        let counts: Vec<String> = job
+            .counters
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let _ = writeln!(out, "  counters: {}", counts.join(", "));
     }
     for op in &job.operations {
         for error in &op.errors {
@@ -58,6 +70,72 @@ fn job_table(out: &mut String, job: &JobResults) {
                 op.op, op.latency_ns.above_range_count
             );
         }
+    }
+}
+
+/// The open model's header: the target rate (for the whole job), what was achieved, how late
+/// the sends were, and the verdict when the rate was not kept.
+fn open_model_lines(out: &mut String, load: &LoadResults) {
+    let profile = load
+        .profile
+        .as_ref()
+        .and_then(|p| serde_json::to_value(p).ok())
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  open model: target {} op/s for the whole job (not per connection), {profile}, {} \
+         arrivals; achieved {} op/s",
+        format::count(load.target_ops_per_s.unwrap_or(0.0)),
+        load.arrival.as_deref().unwrap_or("uniform"),
+        format::count(load.achieved_ops_per_s.unwrap_or(0.0)),
+    );
+    let _ = writeln!(
+        out,
+        "  schedule: {} of {} sends late (>{}), lag mean {} max {}; {} skipped, {} unsent",
+        load.late_ops,
+        load.sent_ops,
+        format::latency(Some(load.late_after_ns)),
+        format::latency(load.schedule_lag_mean_ns),
+        format::latency(load.schedule_lag_max_ns),
+        load.skipped_ops,
+        load.unsent_ops.unwrap_or(0),
+    );
+    if let Some(verdict) = &load.verdict {
+        let _ = writeln!(
+            out,
+            "  {}",
+            verdict.replacen("target rate", "TARGET RATE", 1)
+        );
+    }
+}
+
+/// Send-to-reply times beside the latency table, for the open model.
+fn service_rows(out: &mut String, ops: &[OpResults]) {
+    let with_service: Vec<_> = ops
+        .iter()
+        .filter_map(|op| Some((op, op.service_time_ns.as_ref()?)))
+        .collect();
+    if with_service.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  service time (send to reply; latency above is from the slot):"
+    );
+    for (op, s) in with_service {
+        let _ = writeln!(
+            out,
+            "  {:<10} {:>9} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9}",
+            op.op,
+            "",
+            "",
+            "",
+            format::latency(s.p50),
+            format::latency(s.p99),
+            format::latency(s.p99_9),
+            format::latency(s.max),
+        );
     }
 }
 
@@ -104,6 +182,14 @@ fn target_line(job: &JobResults) -> String {
     ));
     if let Some(path) = t.get("path").and_then(|v| v.as_str()) {
         parts.push(path.to_owned());
+    }
+    // Already redacted by the driver: no password reaches the summary.
+    if let Some(url) = t.get("url").and_then(|v| v.as_str()) {
+        let connections = t.get("connections").and_then(|v| v.as_u64()).unwrap_or(0);
+        let pipeline = t.get("pipeline").and_then(|v| v.as_u64()).unwrap_or(1);
+        parts.push(format!(
+            "{connections} connections, pipeline {pipeline}, {url}"
+        ));
     }
     format!(": {}", parts.join(", "))
 }
