@@ -97,7 +97,7 @@ struct ErrorRow {
 #[derive(Serialize)]
 struct WarmupRow {
     op: String,
-    count: u64,
+    count: String,
     errors: u64,
 }
 
@@ -227,7 +227,7 @@ fn job_view(job: &JobResults, extras: JobExtras) -> JobView {
             .iter()
             .map(|w| WarmupRow {
                 op: w.op.clone(),
-                count: w.count,
+                count: grouped(w.count),
                 errors: w.error_count,
             })
             .collect(),

@@ -1,0 +1,410 @@
+//! The report as a user gets it: `plimsoll report` on a committed results file (made by a real
+//! run of tests/fixtures/small.toml), opened in a real browser, its interval logs read by an
+//! independent HdrHistogram implementation, and user-typed text kept harmless.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use plimsoll::report::{format, html};
+use plimsoll::results::RunResults;
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/small-results.json"
+);
+
+fn plimsoll() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_plimsoll"))
+}
+
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("report-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+}
+
+fn fixture() -> RunResults {
+    RunResults::read(Path::new(FIXTURE)).unwrap()
+}
+
+/// Runs `plimsoll report RESULTS -o DIR` and returns the page.
+fn report(results: &Path, dir: &Path) -> String {
+    let out = plimsoll()
+        .arg("report")
+        .arg(results)
+        .arg("-o")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(dir.join("index.html")).unwrap()
+}
+
+/// The page's words as a reader sees them: no styles, no charts, no tags, entities decoded,
+/// one line per block (row, paragraph, heading).
+fn visible_text(page: &str) -> String {
+    let page = cut_between(page, "<style>", "</style>");
+    let page = cut_between(&page, "<svg", "</svg>");
+    let mut text = String::new();
+    let mut tag: Option<String> = None;
+    for c in page.chars() {
+        match (&mut tag, c) {
+            (None, '<') => tag = Some(String::new()),
+            (Some(name), '>') => {
+                text.push(if ends_block(name) { '\n' } else { ' ' });
+                tag = None;
+            }
+            (Some(name), c) => name.push(c),
+            (None, '\n') => text.push(' '),
+            (None, c) => text.push(c),
+        }
+    }
+    decode_entities(&text)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn ends_block(tag: &str) -> bool {
+    let blocks = [
+        "/tr",
+        "/p",
+        "/h1",
+        "/h2",
+        "/h3",
+        "/li",
+        "/figcaption",
+        "/summary",
+        "/title",
+    ];
+    blocks.contains(&tag) || tag == "pre" || tag == "/pre"
+}
+
+fn decode_entities(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn cut_between(text: &str, open: &str, close: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(open) {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find(close)
+            .map_or(rest.len(), |e| start + e + close.len());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every chart figure on the page, as (id, its markup).
+fn figures(page: &str) -> Vec<(String, String)> {
+    page.split("<figure class=\"chart\" id=\"")
+        .skip(1)
+        .map(|f| {
+            let id = f.split('"').next().unwrap().to_owned();
+            (id, f.split("</figure>").next().unwrap().to_owned())
+        })
+        .collect()
+}
+
+fn expected_chart_ids(results: &RunResults) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (i, job) in results.jobs.iter().enumerate() {
+        let prefix = format!("job{}-{}", i + 1, job.name);
+        ids.push(format!("{prefix}-throughput"));
+        ids.extend(
+            job.operations
+                .iter()
+                .map(|o| format!("{prefix}-latency-{}", o.op)),
+        );
+        ids.push(format!("{prefix}-percentiles"));
+        ids.push(format!("{prefix}-histogram"));
+    }
+    ids
+}
+
+#[test]
+fn the_report_shows_the_numbers_the_results_file_holds() {
+    let dir = scratch();
+    let page = report(Path::new(FIXTURE), dir.path());
+    let results = fixture();
+    let text = visible_text(&page);
+
+    for job in &results.jobs {
+        for op in &job.operations {
+            let l = &op.latency_ns;
+            let row = [
+                op.op.clone(),
+                html::grouped(op.count),
+                format::count(op.ops_per_s),
+                if op.bytes > 0 {
+                    format!("{}/s", format::bytes(op.bytes_per_s))
+                } else {
+                    "-".to_owned()
+                },
+                op.error_count.to_string(),
+                format::latency(l.mean.map(|m| m.round() as u64)),
+                format::latency(l.p50),
+                format::latency(l.p90),
+                format::latency(l.p99),
+                format::latency(l.p99_9),
+                format::latency(l.p99_99),
+                format::latency(l.max),
+            ]
+            .join(" ");
+            assert!(
+                text.contains(&row),
+                "row for {}/{}: {row}\n{text}",
+                job.name,
+                op.op
+            );
+        }
+    }
+    let ids: Vec<String> = figures(&page).into_iter().map(|f| f.0).collect();
+    assert_eq!(ids, expected_chart_ids(&results));
+    for id in &ids {
+        let png = std::fs::read(dir.path().join(format!("charts/{id}.png"))).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{id}.png"
+        );
+    }
+    for fetch in ["src=", "<link", "<script", "url("] {
+        assert!(!page.contains(fetch), "the page fetches nothing: {fetch}");
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_script_in_a_name_and_a_password_in_a_url_never_appear_raw() {
+    let dir = scratch();
+    let mut results = serde_json::to_value(fixture()).unwrap();
+    let evil = "<script>alert('x')</script>";
+    results["workload"]["name"] = evil.into();
+    results["workload"]["url"] = "redis://app:hunter2-secret@db:6379/0".into();
+    results["jobs"][0]["name"] = format!("job{evil}").into();
+    results["jobs"][0]["target"]["dsn"] = "postgres://u:hunter2-secret@h/db".into();
+    results["failure"] = format!("connect http://u:hunter2-secret@h/ failed: {evil}").into();
+    let path = dir.path().join("evil.json");
+    std::fs::write(&path, results.to_string()).unwrap();
+
+    let page = report(&path, &dir.path().join("out"));
+    assert!(!page.contains("<script"), "a script tag reached the page");
+    assert!(
+        page.contains("&lt;script&gt;"),
+        "the name is shown, escaped"
+    );
+    let text = visible_text(&page);
+    assert!(
+        text.contains("redis://app:***@db:6379/0"),
+        "URL shown, masked: {text}"
+    );
+    assert!(text.contains(evil), "the name is shown as text: {text}");
+    for file in files_under(&dir.path().join("out")) {
+        let bytes = std::fs::read(&file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("hunter2"), "password in {}", file.display());
+        assert!(
+            !text.contains("<script"),
+            "raw script in {}",
+            file.display()
+        );
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The browser scripts/test.sh installs (Debian's chromium), or another one on PATH.
+fn browser() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| dirs.iter().map(move |dir| dir.join(name)))
+        .find(|p| p.is_file())
+}
+
+fn headless(browser: &Path, profile: &Path) -> Command {
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
+
+#[test]
+fn the_page_renders_in_a_headless_browser_with_every_chart_drawn() {
+    let Some(browser) = browser() else {
+        eprintln!("SKIPPED: no chromium on PATH (scripts/test.sh installs Debian's package)");
+        return;
+    };
+    let dir = scratch();
+    report(Path::new(FIXTURE), dir.path());
+    let url = format!("file://{}", dir.path().join("index.html").display());
+
+    let dom = headless(&browser, &dir.path().join("profile-dom"))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let page = String::from_utf8_lossy(&dom.stdout);
+    let console: Vec<&str> = std::str::from_utf8(&dom.stderr)
+        .unwrap_or("")
+        .lines()
+        .filter(|l| l.contains(":CONSOLE("))
+        .collect();
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    let charts = figures(&page);
+    assert_eq!(charts.len(), expected_chart_ids(&fixture()).len());
+    for (id, markup) in &charts {
+        let drawn = markup.matches("<polyline").count() + markup.matches("<path").count();
+        assert!(markup.contains("<svg") && drawn > 0, "chart {id} is empty");
+    }
+
+    let shot = dir.path().join("screenshot.png");
+    let status = headless(&browser, &dir.path().join("profile-shot"))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1100,2400")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let png = std::fs::read(&shot).expect("a screenshot was written");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000);
+    if let Some(keep) = std::env::var_os("PLIMSOLL_KEEP_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+}
+
+/// A throwaway virtual environment with the Python `hdrhistogram` package, or why not.
+fn python_hdrhistogram(dir: &Path) -> Result<PathBuf, String> {
+    let venv = dir.join("venv");
+    let made = Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv)
+        .output();
+    match made {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            return Err(format!(
+                "python3 -m venv failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+        Err(e) => return Err(format!("no python3: {e}")),
+    }
+    let pip = Command::new(venv.join("bin/pip"))
+        .args(["install", "-q", "hdrhistogram"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !pip.status.success() {
+        return Err(format!(
+            "pip install hdrhistogram failed: {}",
+            String::from_utf8_lossy(&pip.stderr)
+        ));
+    }
+    Ok(venv.join("bin/python"))
+}
+
+/// Sums every interval of an .hlog and prints the total count and the merged p99 in ns.
+const READ_HLOG: &str = r#"
+import sys
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
+merged = HdrHistogram(1, 3600 * 10**9, 3)
+reader = HistogramLogReader(sys.argv[1], merged)
+intervals = 0
+while reader.add_next_interval_histogram(merged) is not None:
+    intervals += 1
+print(intervals, merged.get_total_count(), merged.get_value_at_percentile(99.0))
+"#;
+
+#[test]
+fn interval_logs_read_back_with_an_independent_hdrhistogram() {
+    let dir = scratch();
+    let python = match python_hdrhistogram(dir.path()) {
+        Ok(python) => python,
+        Err(why) => {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+    report(Path::new(FIXTURE), dir.path());
+    let results = fixture();
+    let job = &results.jobs[0];
+    for op in &job.operations {
+        let log = dir
+            .path()
+            .join(format!("hlog/job1-{}-{}.hlog", job.name, op.op));
+        let out = Command::new(&python)
+            .arg("-c")
+            .arg(READ_HLOG)
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let fields: Vec<u64> = text
+            .split_whitespace()
+            .map(|f| f.parse().unwrap())
+            .collect();
+        let intervals = job
+            .intervals
+            .iter()
+            .filter(|i| i.ops.iter().any(|o| o.op == op.op));
+        assert_eq!(fields[0], intervals.count() as u64, "one line per interval");
+        assert_eq!(
+            fields[1], op.count,
+            "{}: every operation counted once",
+            op.op
+        );
+        let p99 = op.latency_ns.p99.unwrap() as f64;
+        let error = (fields[2] as f64 - p99).abs() / p99;
+        assert!(error <= 0.002, "{}: p99 {} vs {p99}", op.op, fields[2]);
+    }
+}
