@@ -14,6 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/steps.sh
 source scripts/lib/services.sh
 source scripts/lib/tests.sh
+source scripts/lib/browser.sh
 
 # Upper bounds per step, well inside CI's 90 minutes in all (a clean build takes 1 to 3).
 FMT_LIMIT_S=120
@@ -30,6 +31,7 @@ main() {
   else
     ensure_services
   fi
+  step browser ensure_browser
   step fmt bounded "$FMT_LIMIT_S" cargo fmt --all -- --check
   step clippy bounded "$CLIPPY_LIMIT_S" cargo clippy --all-targets -- -D warnings
   step tests run_tests "$LOG_DIR"

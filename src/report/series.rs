@@ -65,6 +65,7 @@ pub fn job_charts(results: &RunResults, index: usize, job: &JobResults) -> Vec<C
     let measured = results.measured_ns;
     let span = TimeSpan {
         warmup: &warmup,
+        measured_ns: measured,
         from_s: -(results.warmup_ns as f64 / 1e9),
         to_s: (measured as f64 / 1e9).max(1e-3),
     };
@@ -102,6 +103,7 @@ pub fn file_safe(name: &str) -> String {
 #[derive(Clone, Copy)]
 struct TimeSpan<'a> {
     warmup: &'a [Band],
+    measured_ns: u64,
     from_s: f64,
     to_s: f64,
 }
@@ -140,12 +142,17 @@ fn measured_ns(i: &IntervalResults, measured_ns: u64) -> u64 {
         .saturating_sub(i.start_ns)
 }
 
-/// A rate point at the interval's midpoint, or none for a sliver too short to give a rate
-/// worth plotting (the in-flight operations drained after the window closed).
+/// A rate point at the interval's midpoint, or none for a sliver too short to plot (the
+/// in-flight operations drained after the window closed): a handful of operations there would
+/// read as a collapse.
 fn rate_point(n: u64, i: &IntervalResults, measured: u64) -> Option<(f64, f64)> {
     let span = measured_ns(i, measured);
-    let long_enough = span * MIN_RATE_SHARE_INV >= i.duration_ns && span > 0;
-    long_enough.then(|| (midpoint_s(i), n as f64 * 1e9 / span as f64))
+    is_full_enough(i, measured).then(|| (midpoint_s(i), n as f64 * 1e9 / span as f64))
+}
+
+fn is_full_enough(i: &IntervalResults, measured: u64) -> bool {
+    let span = measured_ns(i, measured);
+    span > 0 && span * MIN_RATE_SHARE_INV >= i.duration_ns
 }
 
 fn time_chart(id: String, title: String, y: Axis, lines: Vec<Line>, span: TimeSpan) -> Chart {
@@ -190,6 +197,7 @@ fn latency_over_time(prefix: &str, job: &JobResults, op: &str, span: TimeSpan) -
     let samples: Vec<(f64, [Option<u64>; 4])> = job
         .intervals
         .iter()
+        .filter(|i| is_full_enough(i, span.measured_ns))
         .filter_map(|i| Some((i, i.ops.iter().find(|o| o.op == op)?)))
         .map(|(i, o)| {
             let l = o.latency_ns;
