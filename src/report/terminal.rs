@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::format;
+use crate::monitor::checks::{Check, CheckStatus};
 use crate::results::{JobResults, LoadResults, OpResults, RunResults, RunStatus};
 
 pub fn summary(results: &RunResults) -> String {
@@ -30,7 +31,44 @@ pub fn summary(results: &RunResults) -> String {
         out.push('\n');
         job_table(&mut out, job);
     }
+    resources_and_checks(&mut out, results);
     out
+}
+
+/// One line of means and peaks from the sampler, then the checks: passed ones by name, the
+/// others with their explanation.
+fn resources_and_checks(out: &mut String, results: &RunResults) {
+    if let Some(r) = &results.resources {
+        let _ = writeln!(out, "\nresources: {}", crate::monitor::summary_line(r));
+    }
+    if results.checks.is_empty() {
+        return;
+    }
+    let (passed, doubtful): (Vec<&Check>, Vec<&Check>) = results
+        .checks
+        .iter()
+        .partition(|c| c.status == CheckStatus::Passed);
+    let names: Vec<String> = passed.into_iter().map(check_name).collect();
+    let _ = writeln!(out, "checks passed: {}", names.join(", "));
+    for check in doubtful {
+        let status = match check.status {
+            CheckStatus::Failed => "FAILED",
+            _ => "warning",
+        };
+        let _ = writeln!(
+            out,
+            "  {status} {}: {}",
+            check_name(check),
+            check.explanation
+        );
+    }
+}
+
+fn check_name(check: &Check) -> String {
+    match &check.subject {
+        Some(subject) => format!("{} [{subject}]", check.name),
+        None => check.name.clone(),
+    }
 }
 
 fn job_table(out: &mut String, job: &JobResults) {
@@ -105,7 +143,7 @@ fn open_model_lines(out: &mut String, load: &LoadResults) {
         let _ = writeln!(
             out,
             "  {}",
-            verdict.replacen("target rate", "TARGET RATE", 1)
+            verdict.replacen("target rate not sustained", "TARGET RATE NOT SUSTAINED", 1)
         );
     }
 }
