@@ -408,3 +408,23 @@ fn interval_logs_read_back_with_an_independent_hdrhistogram() {
         assert!(error <= 0.002, "{}: p99 {} vs {p99}", op.op, fields[2]);
     }
 }
+
+#[test]
+fn errors_get_a_table_a_warning_and_a_chart_over_time() {
+    let dir = scratch();
+    let mut results = serde_json::to_value(fixture()).unwrap();
+    let enospc = serde_json::json!([{"kind": "ENOSPC", "errno": 28, "count": 3}]);
+    results["jobs"][1]["operations"][0]["errors"] = enospc.clone();
+    results["jobs"][1]["operations"][0]["error_count"] = 3.into();
+    results["jobs"][1]["intervals"][2]["ops"][0]["errors"] = enospc;
+    results["jobs"][1]["intervals"][2]["ops"][0]["error_count"] = 3.into();
+    let path = dir.path().join("errors.json");
+    std::fs::write(&path, results.to_string()).unwrap();
+
+    let page = report(&path, &dir.path().join("out"));
+    let text = visible_text(&page);
+    assert!(text.contains("write ENOSPC 3"), "{text}");
+    assert!(text.contains("Job log: 3 operations failed."), "{text}");
+    let ids: Vec<String> = figures(&page).into_iter().map(|f| f.0).collect();
+    assert_eq!(ids.last().map(String::as_str), Some("job2-log-errors"));
+}
