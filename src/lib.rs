@@ -10,6 +10,7 @@ pub mod exit;
 pub mod host;
 pub mod load;
 pub mod measure;
+pub mod monitor;
 pub mod report;
 pub mod results;
 pub mod runner;

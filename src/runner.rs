@@ -14,6 +14,7 @@ use crate::drivers::disk::PreparedDisk;
 use crate::drivers::redis::PreparedRedis;
 use crate::host::HostFacts;
 use crate::measure::{Clock, Collector, JobTotals, Recorder, Snapshot};
+use crate::monitor::{MonitorPlan, ResourceSeries, Sampler, SamplerHandle, checks};
 use crate::report::progress::Progress;
 use crate::results::{JobFacts, JobResults, LoadFacts, RunResults, RunStatus, SCHEMA_VERSION};
 use crate::workload::{Job, Workload};
@@ -132,7 +133,12 @@ pub fn run(
     let prepared = prepare_all(workload)?;
     let host = HostFacts::gather();
     let started_at = SystemTime::now();
-    let outcome = drive(workload, &prepared, stop, options);
+    let devices = prepared.iter().filter_map(|p| {
+        let target = p.target();
+        target.get("device")?.as_str().map(str::to_owned)
+    });
+    let monitor = MonitorPlan::new(&workload.monitor, devices);
+    let outcome = drive(workload, &prepared, stop, (options, monitor));
     let facts: Vec<JobFacts> = workload
         .jobs
         .iter()
@@ -183,13 +189,14 @@ struct Outcome {
     totals: Vec<JobTotals>,
     measured: Duration,
     failures: Vec<String>,
+    resources: Option<ResourceSeries>,
 }
 
 fn drive(
     workload: &Workload,
     prepared: &[Box<dyn PreparedJob>],
     stop: &AtomicBool,
-    options: RunOptions,
+    (options, monitor): (RunOptions, Option<MonitorPlan>),
 ) -> Outcome {
     let (sink, snapshots) = mpsc::channel::<Snapshot>();
     let clock = Clock::new(
@@ -217,6 +224,7 @@ fn drive(
         .progress
         .then(|| Progress::start(&workload.name, clock));
 
+    let sampler = monitor.map(|plan| Sampler::start(plan, clock));
     let failures = std::thread::scope(|scope| {
         let handles: Vec<_> = recorders
             .into_iter()
@@ -249,6 +257,7 @@ fn drive(
             .collect::<Vec<_>>()
     });
     let ended = Instant::now();
+    let resources = sampler.map(SamplerHandle::finish);
     if let Some(progress) = progress {
         progress.finish();
     }
@@ -256,6 +265,7 @@ fn drive(
         totals: collector.finish(),
         measured: ended.saturating_duration_since(clock.measure_start),
         failures,
+        resources,
     }
 }
 
@@ -300,7 +310,7 @@ fn assemble(
             JobResults::build(facts, totals, outcome.measured, workload.interval.0)
         })
         .collect();
-    RunResults {
+    let mut results = RunResults {
         schema_version: SCHEMA_VERSION,
         plimsoll_version: env!("CARGO_PKG_VERSION").to_owned(),
         status,
@@ -314,5 +324,9 @@ fn assemble(
         measured_ns: outcome.measured.as_nanos() as u64,
         interval_ns: workload.interval.0.as_nanos() as u64,
         jobs,
-    }
+        resources: outcome.resources,
+        checks: Vec::new(),
+    };
+    results.checks = checks::evaluate(&results, workload);
+    results
 }

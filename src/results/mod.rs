@@ -17,6 +17,8 @@ use crate::host::HostFacts;
 use crate::measure::{
     ErrorTally, IntervalTotals, JobTotals, LatencyHistogram, LatencySummary, OpTotals,
 };
+use crate::monitor::ResourceSeries;
+use crate::monitor::checks::Check;
 
 pub use load::{LoadFacts, LoadResults, SUSTAINED_SHARE};
 
@@ -54,6 +56,13 @@ pub struct RunResults {
     pub measured_ns: u64,
     pub interval_ns: u64,
     pub jobs: Vec<JobResults>,
+    /// What the machine did beside the load, aligned with the jobs' intervals by `start_ns`.
+    /// Absent when sampling was off, and from older results files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceSeries>,
+    /// The run's checks of its own figures. Empty in older results files.
+    #[serde(default)]
+    pub checks: Vec<Check>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

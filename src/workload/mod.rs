@@ -8,6 +8,7 @@ mod error;
 mod hints;
 mod load;
 mod load_model;
+mod monitor;
 mod names;
 mod redis;
 mod schema;
@@ -18,6 +19,7 @@ mod validate;
 pub use error::{Problem, WorkloadError};
 pub use load::{load_file, load_str};
 pub use load_model::{Arrival, LoadModel, LoadSpec, Ramp, Stage};
+pub use monitor::{MonitorSpec, WatchSpec};
 pub use redis::{KeyDistribution, KeySpace, MixEntry, MixOp, RedisJob, redact_url};
 pub use validate::{MAX_BLOCK_SIZE, MAX_QUEUE_DEPTH, MAX_WORKERS};
 
@@ -42,6 +44,9 @@ pub struct Workload {
     pub interval: HumanDuration,
     /// The jobs; all of them run at once.
     pub jobs: Vec<Job>,
+    /// What the resource sampler follows. Default: on, the disk jobs' devices, no processes.
+    #[serde(default)]
+    pub monitor: MonitorSpec,
 }
 
 /// One job. The `kind` key selects the target; every kind shares the workload's phases and the

@@ -81,7 +81,7 @@ mod tests {
     fn struct_fields_come_from_the_derive() {
         assert_eq!(
             fields::<Workload>(),
-            ["name", "duration", "warmup", "interval", "jobs"]
+            ["name", "duration", "warmup", "interval", "jobs", "monitor"]
         );
         assert!(fields::<DiskJob>().contains(&"queue_depth"));
         assert_eq!(fields::<Zone>(), ["access", "size"]);

@@ -22,6 +22,7 @@ pub(crate) fn check(root: &DeTable) -> Vec<Finding> {
     let root_path = FieldPath::root();
     let mut findings = unknown_keys(root, fields::<Workload>(), &root_path, "the workload");
     findings.extend(check_jobs(root));
+    findings.extend(super::monitor::check_keys(root));
     findings
 }
 
@@ -186,7 +187,12 @@ fn check_tagged<'t>(
 }
 
 /// A finding for each key of `table` that is not in `valid`.
-fn unknown_keys(table: &DeTable, valid: &[&str], path: &FieldPath, what: &str) -> Vec<Finding> {
+pub(super) fn unknown_keys(
+    table: &DeTable,
+    valid: &[&str],
+    path: &FieldPath,
+    what: &str,
+) -> Vec<Finding> {
     let unknown = table
         .keys()
         .filter(|key| !valid.contains(&key.get_ref().as_ref()));
@@ -237,7 +243,12 @@ fn unknown_value<T>(
 
 /// Unknown keys in each table of the list at `table[key]`. Elements that are not tables are
 /// left to serde.
-fn list_of_tables(table: &DeTable, path: &FieldPath, key: &str, valid: &[&str]) -> Vec<Finding> {
+pub(super) fn list_of_tables(
+    table: &DeTable,
+    path: &FieldPath,
+    key: &str,
+    valid: &[&str],
+) -> Vec<Finding> {
     let Some(items) = table.get(key).and_then(|v| v.get_ref().as_array()) else {
         return Vec::new();
     };

@@ -33,6 +33,7 @@ pub(crate) fn check(workload: &Workload) -> Vec<Finding> {
     let mut checks = Checks::default();
     checks.phases(workload);
     checks.job_names(workload);
+    checks.0.extend(super::monitor::check(&workload.monitor));
     for (i, job) in workload.jobs.iter().enumerate() {
         match job {
             Job::Disk(disk) => checks.disk(disk, &FieldPath::job(i)),

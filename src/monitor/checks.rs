@@ -1,0 +1,572 @@
+//! Self-checks: which figures of a finished run to doubt, and why.
+//!
+//! Each check reads the results document (and the workload for what was asked) and gives a
+//! status with one sentence. The rules are plain functions of a few numbers, so each can be
+//! made to fire, or to stay quiet, with figures alone; [`evaluate`] pulls those numbers out
+//! of a run. A check that lacks its figures (sampling off, no device behind a file) is left
+//! out rather than passed.
+
+use serde::{Deserialize, Serialize};
+
+use super::series::{MeanPeak, ResourceSeries};
+use crate::results::{JobResults, RunResults, RunStatus};
+use crate::workload::{DiskJob, Job, Workload};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Passed,
+    /// The figures stand, with a caveat the reader should know.
+    Warned,
+    /// A figure is not what the workload asked for, or contradicts another.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// `generator_saturation`, `direct_device_ops`, `littles_law`, `requested_rate`,
+    /// `measured_window`, `page_cache`, `foreign_cpu`.
+    pub name: String,
+    /// The job (or, for `direct_device_ops`, the device) the check is about; none for
+    /// checks of the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub status: CheckStatus,
+    pub explanation: String,
+}
+
+impl Check {
+    fn new(name: &str, status: CheckStatus, explanation: String) -> Check {
+        Check {
+            name: name.to_owned(),
+            subject: None,
+            status,
+            explanation,
+        }
+    }
+
+    fn about(mut self, subject: &str) -> Check {
+        self.subject = Some(subject.to_owned());
+        self
+    }
+}
+
+use CheckStatus::{Failed, Passed, Warned};
+
+/// Every check that applies to `results`, run from `workload`.
+pub fn evaluate(results: &RunResults, workload: &Workload) -> Vec<Check> {
+    let mut checks = vec![measured_window(&window_figures(results))];
+    let resources = results.resources.as_ref();
+    if let Some(r) = resources {
+        checks.push(generator_saturation(&saturation_figures(results, r)));
+        checks.push(foreign_cpu(&foreign_figures(r)));
+        checks.extend(direct_checks(results, workload, r));
+    }
+    for (job, spec) in results.jobs.iter().zip(&workload.jobs) {
+        checks.extend(job_checks(job, spec, results, resources));
+    }
+    checks
+}
+
+fn job_checks(
+    job: &JobResults,
+    spec: &Job,
+    results: &RunResults,
+    resources: Option<&ResourceSeries>,
+) -> Vec<Check> {
+    let disk = match spec {
+        Job::Disk(disk) => Some(disk),
+        Job::Redis(_) => None,
+    };
+    let window_s = window_s(results);
+    let checks = [
+        closed_figures(job, disk, window_s).map(|f| littles_law(&f)),
+        rate_figures(job, disk, window_s).map(|f| requested_rate(&f)),
+        disk.and_then(|d| page_cache_figures(job, d, results, resources))
+            .map(|f| page_cache(&f)),
+    ];
+    checks
+        .into_iter()
+        .flatten()
+        .map(|c| c.about(&job.name))
+        .collect()
+}
+
+/// The window rates are taken over: measured time, but not the drain past the requested end.
+fn window_s(results: &RunResults) -> f64 {
+    results.measured_ns.min(results.duration_requested_ns) as f64 / 1e9
+}
+
+// ---- measured window -------------------------------------------------------------------
+
+pub struct WindowFigures {
+    pub requested_s: f64,
+    pub measured_s: f64,
+    pub interrupted: bool,
+}
+
+fn window_figures(results: &RunResults) -> WindowFigures {
+    WindowFigures {
+        requested_s: results.duration_requested_ns as f64 / 1e9,
+        measured_s: results.measured_ns as f64 / 1e9,
+        interrupted: results.status == RunStatus::Interrupted,
+    }
+}
+
+/// Short windows fail (a rate over 3 s of a 30 s run says little about the 30 s); a long
+/// drain of in-flight operations past the end is a warning.
+pub fn measured_window(f: &WindowFigures) -> Check {
+    let (m, r) = (f.measured_s, f.requested_s);
+    let said = format!("measured {m:.2} s of the {r:.2} s asked for");
+    let (status, tail) = if f.interrupted {
+        (
+            Warned,
+            "; the run was interrupted, so the figures cover part of it",
+        )
+    } else if m < r * 0.99 {
+        (
+            Failed,
+            "; the window ended early, so rates cover less than the workload meant",
+        )
+    } else if m > r + (r * 0.05).max(1.0) {
+        (
+            Warned,
+            "; in-flight operations took long to drain, and the last interval holds them",
+        )
+    } else {
+        (Passed, "")
+    };
+    Check::new("measured_window", status, format!("{said}{tail}"))
+}
+
+// ---- generator saturation -------------------------------------------------------------
+
+pub struct SaturationFigures {
+    /// Cores plimsoll may run on.
+    pub cores_given: f64,
+    pub plimsoll_cores: MeanPeak,
+    /// The busiest thread's share of one core, mean over intervals, and its name.
+    pub busiest_thread: Option<(String, f64)>,
+    /// Open-model jobs whose schedule lag kept growing.
+    pub lagging_jobs: Vec<String>,
+}
+
+fn saturation_figures(results: &RunResults, r: &ResourceSeries) -> SaturationFigures {
+    let busiest = r.summary.busiest_thread_cpu_cores.mean;
+    let name = busiest_thread_name(r);
+    SaturationFigures {
+        cores_given: results.host.logical_cores.unwrap_or(r.host_cores) as f64,
+        plimsoll_cores: r.summary.plimsoll_cpu_cores,
+        busiest_thread: name.map(|n| (n, busiest)),
+        lagging_jobs: results
+            .jobs
+            .iter()
+            .filter(|j| j.load.as_ref().is_some_and(|l| l.lag_growing))
+            .map(|j| j.name.clone())
+            .collect(),
+    }
+}
+
+/// The name that was busiest in most intervals.
+fn busiest_thread_name(r: &ResourceSeries) -> Option<String> {
+    let mut names: Vec<&str> = r
+        .intervals
+        .iter()
+        .filter_map(|i| Some(i.busiest_thread.as_ref()?.name.as_str()))
+        .collect();
+    names.sort_unstable();
+    let runs = names.chunk_by(|a, b| a == b);
+    runs.max_by_key(|run| run.len())
+        .map(|run| run[0].to_owned())
+}
+
+/// Share of the cores (or of one core, for a thread) above which the generator may be what
+/// limited the run.
+const SATURATED: f64 = 0.9;
+
+pub fn generator_saturation(f: &SaturationFigures) -> Check {
+    let used = format!(
+        "plimsoll used {:.2} of {:.0} cores on average (peak {:.2})",
+        f.plimsoll_cores.mean, f.cores_given, f.plimsoll_cores.peak
+    );
+    let thread = f.busiest_thread.as_ref();
+    let busy_thread = thread.filter(|(_, share)| *share >= SATURATED);
+    let (status, text) = if !f.lagging_jobs.is_empty() {
+        let jobs = f.lagging_jobs.join(", ");
+        (
+            Warned,
+            format!(
+                "the schedule lag of {jobs} kept growing; {used}; the run is possibly limited by the generator"
+            ),
+        )
+    } else if f.plimsoll_cores.mean >= SATURATED * f.cores_given {
+        (
+            Warned,
+            format!(
+                "{used}, nearly all it was given; the run is possibly limited by the generator"
+            ),
+        )
+    } else if let Some((name, share)) = busy_thread {
+        (
+            Warned,
+            format!(
+                "thread {name} was busy {:.0} % of a core; the run is possibly limited by the generator (more workers would spread it)",
+                share * 100.0
+            ),
+        )
+    } else {
+        let thread = thread.map_or(String::new(), |(n, s)| {
+            format!("; busiest thread {n} at {:.0} % of a core", s * 100.0)
+        });
+        (Passed, format!("{used}{thread}"))
+    };
+    Check::new("generator_saturation", status, text)
+}
+
+// ---- foreign CPU ------------------------------------------------------------------------
+
+pub struct ForeignFigures {
+    pub host_cores: f64,
+    /// Host user + system time less plimsoll's and the watched processes', in cores.
+    pub foreign_cores: MeanPeak,
+}
+
+fn foreign_figures(r: &ResourceSeries) -> ForeignFigures {
+    let cores = r.host_cores as f64;
+    let per_interval = r.intervals.iter().map(|i| {
+        let host = (i.cpu.user_pct + i.cpu.system_pct) / 100.0 * cores;
+        let watched: f64 = i.watched.iter().map(|w| w.cpu_cores).sum();
+        (
+            (host - i.plimsoll.cpu_cores - watched).max(0.0),
+            i.duration_ns,
+        )
+    });
+    ForeignFigures {
+        host_cores: cores,
+        foreign_cores: MeanPeak::of(per_interval),
+    }
+}
+
+/// Foreign CPU above this many cores, or this share of the host, is worth a warning.
+const FOREIGN_CORES: f64 = 0.25;
+const FOREIGN_SHARE: f64 = 0.1;
+
+pub fn foreign_cpu(f: &ForeignFigures) -> Check {
+    let m = f.foreign_cores;
+    let limit = FOREIGN_CORES.max(FOREIGN_SHARE * f.host_cores);
+    let said = format!(
+        "CPU not used by plimsoll or the watched processes: {:.2} of {:.0} cores on average \
+         (peak {:.2})",
+        m.mean, f.host_cores, m.peak
+    );
+    if m.mean > limit {
+        let tail = "; other work on the host may have shaped the results (watch the target's \
+                    processes in [monitor] to account for them)";
+        Check::new("foreign_cpu", Warned, format!("{said}{tail}"))
+    } else {
+        Check::new("foreign_cpu", Passed, said)
+    }
+}
+
+// ---- Little's law -----------------------------------------------------------------------
+
+pub struct ClosedFigures {
+    /// Operations the job keeps in flight: workers × queue depth, or its in-flight limit.
+    pub depth: f64,
+    pub ops_per_s: f64,
+    pub mean_latency_s: f64,
+}
+
+/// Closed-model jobs with a fixed number in flight: no think time, no cap, no pacing.
+fn closed_figures(
+    job: &JobResults,
+    disk: Option<&DiskJob>,
+    window_s: f64,
+) -> Option<ClosedFigures> {
+    let load = job.load.as_ref()?;
+    let fixed = load.model == "closed" && load.think_time_ns.is_none();
+    let capped = disk.is_some_and(|d| d.iops_cap.is_some() || d.bandwidth_cap.is_some());
+    if !fixed || capped || window_s <= 0.0 {
+        return None;
+    }
+    let depth = match disk {
+        Some(_) => job.workers as f64 * job.target.get("queue_depth")?.as_f64()?,
+        None => load.in_flight_limit as f64,
+    };
+    let count: u64 = job.operations.iter().map(|o| o.count).sum();
+    let busy_ns: f64 = job
+        .operations
+        .iter()
+        .map(|o| o.count as f64 * o.latency_ns.mean.unwrap_or(0.0))
+        .sum();
+    (count > 0).then(|| ClosedFigures {
+        depth,
+        ops_per_s: count as f64 / window_s,
+        mean_latency_s: busy_ns / count as f64 / 1e9,
+    })
+}
+
+/// How far mean latency × throughput may be from the depth before it is remarked on.
+const LITTLE_TOLERANCE: f64 = 0.1;
+
+pub fn littles_law(f: &ClosedFigures) -> Check {
+    let in_flight = f.ops_per_s * f.mean_latency_s;
+    let ratio = in_flight / f.depth;
+    let said = format!(
+        "mean latency × throughput = {:.3} ms × {:.0} op/s = {in_flight:.2} in flight, for a \
+         depth of {:.0}",
+        f.mean_latency_s * 1e3,
+        f.ops_per_s,
+        f.depth
+    );
+    let (status, tail) = if ratio > 1.0 + LITTLE_TOLERANCE {
+        (
+            Failed,
+            "; more than the depth allows, so latency and throughput disagree",
+        )
+    } else if ratio < 1.0 - LITTLE_TOLERANCE {
+        (
+            Warned,
+            "; slots stood idle between a completion and the next issue, so the generator, not the target, set part of the pace",
+        )
+    } else {
+        (Passed, "")
+    };
+    Check::new("littles_law", status, format!("{said}{tail}"))
+}
+
+// ---- requested rate ---------------------------------------------------------------------
+
+pub struct RateFigures {
+    pub requested: f64,
+    pub achieved: f64,
+    /// `op/s` or `B/s`.
+    pub unit: &'static str,
+    /// What the rate is: `iops_cap`, `bandwidth_cap`, `open-model rate`.
+    pub what: &'static str,
+    /// For open-model jobs, the results' own reading of why the rate was missed.
+    pub verdict: Option<String>,
+}
+
+fn rate_figures(job: &JobResults, disk: Option<&DiskJob>, window_s: f64) -> Option<RateFigures> {
+    let load = job.load.as_ref()?;
+    if let (Some(target), Some(achieved)) = (load.target_ops_per_s, load.achieved_ops_per_s) {
+        let verdict = load.verdict.clone();
+        return Some(RateFigures {
+            requested: target,
+            achieved,
+            unit: "op/s",
+            what: "open-model rate",
+            verdict,
+        });
+    }
+    let disk = disk?;
+    let per_s = |n: u64| {
+        if window_s > 0.0 {
+            n as f64 / window_s
+        } else {
+            0.0
+        }
+    };
+    let ops = job
+        .operations
+        .iter()
+        .filter(|o| o.op == "read" || o.op == "write");
+    let (count, bytes) = ops.fold((0, 0), |(c, b), o| (c + o.count, b + o.bytes));
+    if let Some(cap) = disk.iops_cap {
+        return Some(RateFigures {
+            requested: cap.0,
+            achieved: per_s(count),
+            unit: "op/s",
+            what: "iops_cap",
+            verdict: None,
+        });
+    }
+    let cap = disk.bandwidth_cap?;
+    Some(RateFigures {
+        requested: cap.0 as f64,
+        achieved: per_s(bytes),
+        unit: "B/s",
+        what: "bandwidth_cap",
+        verdict: None,
+    })
+}
+
+/// The share of the requested rate a job must reach, and may exceed it by.
+const RATE_SHARE: f64 = crate::results::SUSTAINED_SHARE;
+const RATE_OVER: f64 = 1.05;
+
+pub fn requested_rate(f: &RateFigures) -> Check {
+    let share = if f.requested > 0.0 {
+        f.achieved / f.requested
+    } else {
+        1.0
+    };
+    let said = format!(
+        "achieved {} of the {} {} asked for ({:.1} %)",
+        amount(f.achieved, f.unit),
+        f.what,
+        amount(f.requested, f.unit),
+        share * 100.0
+    );
+    let (status, text) = if share < RATE_SHARE {
+        let why = f.verdict.clone().unwrap_or_else(|| {
+            "the target could not carry the rate, or the generator fell behind".into()
+        });
+        (Failed, format!("{said}; {why}"))
+    } else if share > RATE_OVER {
+        (Failed, format!("{said}; the rate overshot what was asked"))
+    } else {
+        (Passed, said)
+    };
+    Check::new("requested_rate", status, text)
+}
+
+fn amount(value: f64, unit: &str) -> String {
+    match unit {
+        "B/s" => format!("{:.1} MiB/s", value / (1u64 << 20) as f64),
+        _ => format!("{value:.0} {unit}"),
+    }
+}
+
+// ---- page cache -------------------------------------------------------------------------
+
+pub struct PageCacheFigures {
+    pub file_bytes: u64,
+    /// The least memory available during the run (or the host's memory, unsampled).
+    pub free_bytes: u64,
+}
+
+fn page_cache_figures(
+    job: &JobResults,
+    disk: &DiskJob,
+    results: &RunResults,
+    resources: Option<&ResourceSeries>,
+) -> Option<PageCacheFigures> {
+    let reads = job.operations.iter().any(|o| o.op == "read" && o.count > 0);
+    let block_device = job.target.get("layout").and_then(|l| l.as_str()) == Some("block_device");
+    if disk.direct || !reads || block_device {
+        return None;
+    }
+    let sampled = resources
+        .map(|r| r.summary.memory_available_min_bytes)
+        .filter(|&b| b > 0);
+    Some(PageCacheFigures {
+        file_bytes: job.target.get("file_size_bytes")?.as_u64()?,
+        free_bytes: sampled.or(results.host.memory_bytes)?,
+    })
+}
+
+pub fn page_cache(f: &PageCacheFigures) -> Check {
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    let said = format!(
+        "buffered reads of a {:.2} GiB file with {:.2} GiB of memory free",
+        gib(f.file_bytes),
+        gib(f.free_bytes)
+    );
+    if f.file_bytes < f.free_bytes {
+        let tail = ": the page cache, not the device, is being measured; set direct = true, \
+                    or use a file larger than memory";
+        Check::new("page_cache", Warned, format!("{said}{tail}"))
+    } else {
+        Check::new(
+            "page_cache",
+            Passed,
+            format!("{said}: most reads must reach the device"),
+        )
+    }
+}
+
+// ---- O_DIRECT device operations -------------------------------------------------------
+
+pub struct DirectFigures {
+    pub device: String,
+    /// Reads and writes the direct jobs on the device completed, and their bytes.
+    pub issued_ops: u64,
+    pub issued_bytes: u64,
+    /// What `/proc/diskstats` counted on the device over the same window.
+    pub device_ops: u64,
+    pub device_bytes: u64,
+}
+
+fn direct_checks(results: &RunResults, workload: &Workload, r: &ResourceSeries) -> Vec<Check> {
+    let mut by_device: Vec<DirectFigures> = Vec::new();
+    let jobs = results.jobs.iter().zip(&workload.jobs);
+    for (job, spec) in jobs {
+        let Job::Disk(disk) = spec else { continue };
+        let device = job.target.get("device").and_then(|d| d.as_str());
+        let (Some(device), true) = (device, disk.direct) else {
+            continue;
+        };
+        let Some(seen) = r.summary.devices.iter().find(|d| d.device == device) else {
+            continue;
+        };
+        let ops = job
+            .operations
+            .iter()
+            .filter(|o| o.op == "read" || o.op == "write");
+        let (count, bytes) = ops.fold((0, 0), |(c, b), o| (c + o.count, b + o.bytes));
+        let at = by_device.iter().position(|f| f.device == device);
+        let entry = match at {
+            Some(i) => &mut by_device[i],
+            None => {
+                by_device.push(DirectFigures {
+                    device: device.to_owned(),
+                    issued_ops: 0,
+                    issued_bytes: 0,
+                    device_ops: seen.reads + seen.writes,
+                    device_bytes: seen.read_bytes + seen.write_bytes,
+                });
+                by_device.last_mut().expect("just pushed")
+            }
+        };
+        entry.issued_ops += count;
+        entry.issued_bytes += bytes;
+    }
+    by_device
+        .iter()
+        .map(|f| direct_device_ops(f).about(&f.device))
+        .collect()
+}
+
+/// How far apart device and issued operations may be.
+const DIRECT_TOLERANCE: f64 = 0.1;
+
+pub fn direct_device_ops(f: &DirectFigures) -> Check {
+    let ratio = |a: u64, b: u64| {
+        if b > 0 {
+            a as f64 / b as f64
+        } else {
+            f64::INFINITY
+        }
+    };
+    let ops = ratio(f.device_ops, f.issued_ops);
+    let bytes = ratio(f.device_bytes, f.issued_bytes);
+    let said = format!(
+        "{} counted {} reads and writes for the {} the O_DIRECT jobs issued ({:+.1} %)",
+        f.device,
+        f.device_ops,
+        f.issued_ops,
+        (ops - 1.0) * 100.0
+    );
+    let near = |r: f64| (r - 1.0).abs() <= DIRECT_TOLERANCE;
+    let (status, tail) = if near(ops) {
+        (Passed, "")
+    } else if near(bytes) {
+        (
+            Warned,
+            "; the bytes agree, so the block layer merged or split requests",
+        )
+    } else if bytes > 1.0 {
+        (
+            Warned,
+            "; the device also moved bytes plimsoll did not issue: other I/O on the device (other processes, the file system's journal) explains the difference",
+        )
+    } else {
+        (
+            Failed,
+            "; fewer bytes reached the device than were issued, so some operations never reached it (is O_DIRECT honoured on this file system?)",
+        )
+    };
+    Check::new("direct_device_ops", status, format!("{said}{tail}"))
+}
