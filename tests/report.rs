@@ -428,3 +428,55 @@ fn errors_get_a_table_a_warning_and_a_chart_over_time() {
     let ids: Vec<String> = figures(&page).into_iter().map(|f| f.0).collect();
     assert_eq!(ids.last().map(String::as_str), Some("job2-log-errors"));
 }
+
+#[test]
+fn a_run_writes_its_folder_under_reports_named_for_the_workload() {
+    let dir = scratch();
+    let workload = dir.path().join("w.toml");
+    let body = r#"name = "folder test"
+duration = "1s"
+interval = "250ms"
+
+[[jobs]]
+kind = "disk"
+name = "reads"
+path = "."
+size = "4MiB"
+pattern = "randread"
+block_size = "4KiB"
+"#;
+    std::fs::write(&workload, body).unwrap();
+    let run = plimsoll()
+        .current_dir(dir.path())
+        .args(["run", "w.toml", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let folders: Vec<PathBuf> = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    let name = folders[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        name.starts_with("folder_test-20"),
+        "named from workload and start: {name}"
+    );
+    for file in ["results.json", "index.html", "hlog/job1-reads-read.hlog"] {
+        assert!(folders[0].join(file).is_file(), "{file} in {name}");
+    }
+    assert!(
+        folders[0]
+            .join("charts/job1-reads-throughput.png")
+            .is_file()
+    );
+}
