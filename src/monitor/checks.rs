@@ -570,3 +570,146 @@ pub fn direct_device_ops(f: &DirectFigures) -> Check {
     };
     Check::new("direct_device_ops", status, format!("{said}{tail}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mp(mean: f64, peak: f64) -> MeanPeak {
+        MeanPeak { mean, peak }
+    }
+
+    #[test]
+    fn a_short_window_fails_an_interruption_warns_a_full_one_passes() {
+        let window = |measured_s, interrupted| WindowFigures {
+            requested_s: 30.0,
+            measured_s,
+            interrupted,
+        };
+        assert_eq!(measured_window(&window(12.0, false)).status, Failed);
+        assert_eq!(measured_window(&window(12.0, true)).status, Warned);
+        assert_eq!(measured_window(&window(45.0, false)).status, Warned);
+        assert_eq!(measured_window(&window(30.02, false)).status, Passed);
+    }
+
+    fn saturation(mean: f64, thread: f64, lagging: &[&str]) -> SaturationFigures {
+        SaturationFigures {
+            cores_given: 2.0,
+            plimsoll_cores: mp(mean, mean),
+            busiest_thread: Some(("disk-0".into(), thread)),
+            lagging_jobs: lagging.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_generator_is_suspect_when_its_cores_or_one_thread_are_full_or_lag_grows() {
+        let all_cores = generator_saturation(&saturation(1.9, 0.95, &[]));
+        assert_eq!(all_cores.status, Warned);
+        assert!(
+            all_cores
+                .explanation
+                .contains("possibly limited by the generator")
+        );
+        let one_thread = generator_saturation(&saturation(1.0, 0.97, &[]));
+        assert!(
+            one_thread.explanation.contains("disk-0 was busy 97 %"),
+            "{one_thread:?}"
+        );
+        let lag = generator_saturation(&saturation(0.2, 0.1, &["get"]));
+        assert!(
+            lag.explanation.contains("lag of get kept growing"),
+            "{lag:?}"
+        );
+        assert_eq!(
+            generator_saturation(&saturation(0.6, 0.4, &[])).status,
+            Passed
+        );
+    }
+
+    #[test]
+    fn foreign_cpu_warns_above_a_quarter_core_on_a_small_host() {
+        let foreign = |mean| ForeignFigures {
+            host_cores: 2.0,
+            foreign_cores: mp(mean, mean),
+        };
+        assert_eq!(foreign_cpu(&foreign(0.9)).status, Warned);
+        assert_eq!(foreign_cpu(&foreign(0.1)).status, Passed);
+    }
+
+    fn closed(ops_per_s: f64, latency_ms: f64) -> ClosedFigures {
+        ClosedFigures {
+            depth: 32.0,
+            ops_per_s,
+            mean_latency_s: latency_ms / 1e3,
+        }
+    }
+
+    #[test]
+    fn littles_law_holds_when_latency_times_throughput_is_the_depth() {
+        // 32 in flight at 0.32 ms each carry 100k op/s.
+        assert_eq!(littles_law(&closed(100_000.0, 0.32)).status, Passed);
+        let idle = littles_law(&closed(50_000.0, 0.32));
+        assert_eq!(idle.status, Warned);
+        assert!(idle.explanation.contains("16.00 in flight"), "{idle:?}");
+        assert_eq!(littles_law(&closed(200_000.0, 0.32)).status, Failed);
+    }
+
+    fn rate(requested: f64, achieved: f64) -> RateFigures {
+        RateFigures {
+            requested,
+            achieved,
+            unit: "op/s",
+            what: "iops_cap",
+            verdict: None,
+        }
+    }
+
+    #[test]
+    fn a_rate_must_land_within_five_percent_below_and_above_what_was_asked() {
+        assert_eq!(requested_rate(&rate(1000.0, 990.0)).status, Passed);
+        let short = requested_rate(&rate(1000.0, 600.0));
+        assert_eq!(short.status, Failed);
+        assert!(short.explanation.contains("600 op/s"), "{short:?}");
+        assert_eq!(requested_rate(&rate(1000.0, 1200.0)).status, Failed);
+    }
+
+    #[test]
+    fn buffered_reads_of_a_file_that_fits_in_free_memory_measure_the_page_cache() {
+        let gib = 1u64 << 30;
+        let fits = page_cache(&PageCacheFigures {
+            file_bytes: gib,
+            free_bytes: 8 * gib,
+        });
+        assert_eq!(fits.status, Warned);
+        assert!(fits.explanation.contains("page cache, not the device"));
+        let larger = PageCacheFigures {
+            file_bytes: 16 * gib,
+            free_bytes: 8 * gib,
+        };
+        assert_eq!(page_cache(&larger).status, Passed);
+    }
+
+    fn direct(device_ops: u64, device_kib: u64) -> DirectFigures {
+        DirectFigures {
+            device: "vda".into(),
+            issued_ops: 1000,
+            issued_bytes: 1000 * 4096,
+            device_ops,
+            device_bytes: device_kib * 1024,
+        }
+    }
+
+    #[test]
+    fn device_operations_far_from_issued_ones_are_explained_by_their_bytes() {
+        assert_eq!(direct_device_ops(&direct(1030, 4120)).status, Passed);
+        let merged = direct_device_ops(&direct(500, 4000));
+        assert_eq!(merged.status, Warned);
+        assert!(merged.explanation.contains("merged or split"), "{merged:?}");
+        let other = direct_device_ops(&direct(3000, 12_000));
+        assert!(
+            other.explanation.contains("other I/O on the device"),
+            "{other:?}"
+        );
+        assert_eq!(direct_device_ops(&direct(100, 400)).status, Failed);
+    }
+}
