@@ -357,3 +357,32 @@ fn monitor_keys_are_checked_like_the_rest_of_the_file() {
     ));
     assert!(device.contains("without `/dev/`"), "{device}");
 }
+
+/// One connection to the shared Redis, open model at `rate`, with redis-server watched.
+fn redis_open(rate: &str) -> String {
+    format!(
+        "name = \"monitor\"\nduration = \"2s\"\n\
+         [monitor]\nwatch = [{{ name = \"redis-server\" }}]\n\
+         [[jobs]]\nkind = \"redis\"\nname = \"cache\"\nurl = \"redis://127.0.0.1:6379/0\"\n\
+         connections = 1\npipeline = 1\n\
+         keys = {{ count = 100, prefix = \"plimsoll:monitor:\" }}\n\
+         [jobs.load]\nmodel = \"open\"\nrate = \"{rate}\"\n"
+    )
+}
+
+#[test]
+fn an_open_rate_one_connection_cannot_carry_fails_the_rate_check_and_a_light_one_passes() {
+    let heavy = run_text(&redis_open("500k"));
+    let missed = check(&heavy, "requested_rate", "cache");
+    assert_eq!(missed.status, CheckStatus::Failed, "{missed:?}");
+    assert!(missed.explanation.contains("not sustained"), "{missed:?}");
+    let redis = &resources(&heavy).summary.watched[0];
+    assert!(
+        redis.cpu_cores.mean > 0.0,
+        "redis-server used no CPU: {redis:?}"
+    );
+
+    let light = run_text(&redis_open("200"));
+    let kept = check(&light, "requested_rate", "cache");
+    assert_eq!(kept.status, CheckStatus::Passed, "{kept:?}");
+}

@@ -119,6 +119,11 @@ struct Probe {
 impl Probe {
     fn new(plan: MonitorPlan) -> Probe {
         let cores = procfs::read("/proc/stat").map_or(0, |t| procfs::count_cpus(&t));
+        let diskstats = procfs::read("/proc/diskstats").unwrap_or_default();
+        let listed = procfs::parse_diskstats(&diskstats, &plan.devices);
+        for device in plan.devices.iter().filter(|d| !listed.contains_key(*d)) {
+            tracing::warn!("device {device} is not in /proc/diskstats; it will not be sampled");
+        }
         Probe {
             system: (!plan.watch.is_empty())
                 .then(System::new)
