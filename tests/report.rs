@@ -123,6 +123,22 @@ fn figures(page: &str) -> Vec<(String, String)> {
 
 fn expected_chart_ids(results: &RunResults) -> Vec<String> {
     let mut ids = Vec::new();
+    if results.resources.is_some() {
+        let resources = [
+            "cpu",
+            "memory",
+            "plimsoll-cpu",
+            "device-utilisation",
+            "device-queue",
+        ];
+        let watched = ["watched-cpu", "watched-memory"];
+        ids.extend(
+            resources
+                .iter()
+                .chain(&watched)
+                .map(|r| format!("resources-{r}")),
+        );
+    }
     for (i, job) in results.jobs.iter().enumerate() {
         let prefix = format!("job{}-{}", i + 1, job.name);
         ids.push(format!("{prefix}-throughput"));
@@ -173,6 +189,35 @@ fn the_report_shows_the_numbers_the_results_file_holds() {
                 op.op
             );
         }
+    }
+    let open = &results.jobs[1];
+    assert_eq!(
+        open.load.as_ref().unwrap().model,
+        "open",
+        "the fixture has an open-model job"
+    );
+    for op in &open.operations {
+        let l = op.service_time_ns.as_ref().unwrap();
+        let row = [l.p50, l.p90, l.p99, l.p99_9, l.p99_99, l.max].map(format::latency);
+        let row = format!(
+            "{} {} {}",
+            op.op,
+            format::latency(l.mean.map(|m| m.round() as u64)),
+            row.join(" ")
+        );
+        assert!(text.contains(&row), "service-time row {row}\n{text}");
+    }
+    let target = format::count(open.load.as_ref().unwrap().target_ops_per_s.unwrap());
+    assert!(
+        text.contains(&format!("Target {target} op/s for the whole job")),
+        "{text}"
+    );
+    for check in &results.checks {
+        assert!(
+            text.contains(&check.explanation),
+            "check {} shown",
+            check.name
+        );
     }
     let ids: Vec<String> = figures(&page).into_iter().map(|f| f.0).collect();
     assert_eq!(ids, expected_chart_ids(&results));
@@ -423,10 +468,10 @@ fn errors_get_a_table_a_warning_and_a_chart_over_time() {
 
     let page = report(&path, &dir.path().join("out"));
     let text = visible_text(&page);
-    assert!(text.contains("write ENOSPC 3"), "{text}");
-    assert!(text.contains("Job log: 3 operations failed."), "{text}");
+    assert!(text.contains("get ENOSPC 3"), "{text}");
+    assert!(text.contains("Job cache: 3 operations failed."), "{text}");
     let ids: Vec<String> = figures(&page).into_iter().map(|f| f.0).collect();
-    assert_eq!(ids.last().map(String::as_str), Some("job2-log-errors"));
+    assert_eq!(ids.last().map(String::as_str), Some("job2-cache-errors"));
 }
 
 #[test]

@@ -16,6 +16,11 @@ const FONT: &str = "sans-serif";
 const FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 pub const WIDTH: u32 = 960;
 pub const HEIGHT: u32 = 400;
+/// The column right of the plot that holds the legend.
+const LEGEND_WIDTH: u32 = 200;
+const LEGEND_TOP: i32 = 56;
+const LEGEND_ROW: i32 = 20;
+const BAND_SHADE: RGBAColor = RGBAColor(120, 120, 120, 0.15);
 
 /// Distinct on white and for the common kinds of colour blindness (Okabe and Ito's set).
 const PALETTE: [RGBColor; 8] = [
@@ -150,14 +155,44 @@ fn widen((lo, hi): (f64, f64), scale: Scale) -> (f64, f64) {
 
 fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
+    // The legend gets its own column, so it never hides a line.
+    let (plot_area, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
     let b = bounds(chart);
     let (x, y) = (b.x.0..b.x.1, b.y.0..b.y.1);
     match (chart.x.scale == Scale::Log, chart.y.scale == Scale::Log) {
-        (false, false) => plot(chart, root, x, y),
-        (false, true) => plot(chart, root, x, y.log_scale()),
-        (true, false) => plot(chart, root, x.log_scale(), y),
-        (true, true) => plot(chart, root, x.log_scale(), y.log_scale()),
+        (false, false) => plot(chart, &plot_area, x, y),
+        (false, true) => plot(chart, &plot_area, x, y.log_scale()),
+        (true, false) => plot(chart, &plot_area, x.log_scale(), y),
+        (true, true) => plot(chart, &plot_area, x.log_scale(), y.log_scale()),
+    }?;
+    draw_legend(chart, &legend_area).map_err(|e| e.to_string())
+}
+
+/// One row per line (and band): a swatch in its colour, then its name.
+fn draw_legend<DB: DrawingBackend>(
+    chart: &Chart,
+    area: &DrawingArea<DB, Shift>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let font = (FONT, 13).into_font().color(&BLACK);
+    let row = |k: usize| LEGEND_TOP + k as i32 * LEGEND_ROW;
+    let mut k = 0;
+    for band in &chart.bands {
+        let y = row(k);
+        area.draw(&Rectangle::new(
+            [(4, y - 6), (26, y + 6)],
+            BAND_SHADE.filled(),
+        ))?;
+        area.draw(&Text::new(band.label.clone(), (32, y - 7), font.clone()))?;
+        k += 1;
     }
+    for (i, line) in chart.lines.iter().enumerate() {
+        let y = row(k);
+        let style = PALETTE[i % PALETTE.len()].stroke_width(3);
+        area.draw(&PathElement::new([(4, y), (26, y)], style))?;
+        area.draw(&Text::new(line.name.clone(), (32, y - 7), font.clone()))?;
+        k += 1;
+    }
+    Ok(())
 }
 
 fn plot<DB, X, Y>(chart: &Chart, root: &DrawingArea<DB, Shift>, x: X, y: Y) -> Result<(), String>
@@ -172,7 +207,7 @@ where
     let mut ctx = ChartBuilder::on(root)
         .caption(&chart.title, (FONT, 20).into_font().style(FontStyle::Bold))
         .margin(12)
-        .margin_right(36)
+        .margin_right(24)
         .x_label_area_size(48)
         .y_label_area_size(72)
         .build_cartesian_2d(x, y)
@@ -192,14 +227,7 @@ where
         .draw()
         .map_err(|e| err(&e))?;
     draw_bands(chart, &mut ctx).map_err(|e| err(&e))?;
-    draw_lines(chart, &mut ctx).map_err(|e| err(&e))?;
-    ctx.configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(190, 190, 190))
-        .draw()
-        .map_err(|e| err(&e))
+    draw_lines(chart, &mut ctx).map_err(|e| err(&e))
 }
 
 /// Percentile axes tick once per nine (90 %, 99 %, ...); others let plotters choose.
@@ -222,14 +250,11 @@ where
     Y: Ranged<ValueType = f64>,
 {
     let (y0, y1) = (ctx.y_range().start, ctx.y_range().end);
-    let shade = RGBColor(120, 120, 120).mix(0.15);
     for band in &chart.bands {
         ctx.draw_series(std::iter::once(Rectangle::new(
             [(band.from, y0), (band.to, y1)],
-            shade.filled(),
-        )))?
-        .label(&band.label)
-        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], shade.filled()));
+            BAND_SHADE.filled(),
+        )))?;
     }
     Ok(())
 }
@@ -251,9 +276,7 @@ where
             .iter()
             .copied()
             .filter(|p| p.0.is_finite() && p.1.is_finite());
-        ctx.draw_series(LineSeries::new(points, style))?
-            .label(&line.name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], style));
+        ctx.draw_series(LineSeries::new(points, style))?;
     }
     Ok(())
 }

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::charts::{self, ChartError};
+use super::charts::{self, Chart, ChartError};
 use super::html::{self, ChartView, HlogLink, JobExtras, PageError};
-use super::{hlog, redact, series};
+use super::{hlog, redact, resources, series};
 use crate::results::{JobResults, RunResults};
 
 /// What was written, relative paths joined to the folder.
@@ -46,7 +46,11 @@ pub fn write(results: &RunResults, dir: &Path) -> Result<ReportFiles, ReportErro
     for (index, job) in shown.jobs.iter().enumerate() {
         extras.push(job_files(&shown, index, job, dir, &mut files)?);
     }
-    let page = html::render(&shown, extras)?;
+    let mut resource_charts = Vec::new();
+    for chart in resources::charts(&shown) {
+        resource_charts.push(chart_files(chart, dir, &mut files)?);
+    }
+    let page = html::render(&shown, extras, resource_charts)?;
     write_file(&files.index, page.as_bytes())?;
     Ok(files)
 }
@@ -60,16 +64,7 @@ fn job_files(
 ) -> Result<JobExtras, ReportError> {
     let mut extras = JobExtras::default();
     for chart in series::job_charts(results, index, job) {
-        let png = format!("charts/{}.png", chart.id);
-        charts::to_png(&chart, &dir.join(&png))?;
-        files.pngs.push(dir.join(&png));
-        extras.charts.push(ChartView {
-            svg: minijinja::Value::from_safe_string(charts::to_svg(&chart)?),
-            id: chart.id,
-            title: chart.title,
-            png,
-            note: None,
-        });
+        extras.charts.push(chart_files(chart, dir, files)?);
     }
     for op in job.operations.iter().map(|o| &o.op) {
         let Some(log) = hlog::interval_log(results, job, op) else {
@@ -85,6 +80,24 @@ fn job_files(
         });
     }
     Ok(extras)
+}
+
+/// Writes the chart's PNG and returns its view, SVG inline.
+fn chart_files(
+    chart: Chart,
+    dir: &Path,
+    files: &mut ReportFiles,
+) -> Result<ChartView, ReportError> {
+    let png = format!("charts/{}.png", chart.id);
+    charts::to_png(&chart, &dir.join(&png))?;
+    files.pngs.push(dir.join(&png));
+    Ok(ChartView {
+        svg: minijinja::Value::from_safe_string(charts::to_svg(&chart)?),
+        id: chart.id,
+        title: chart.title,
+        png,
+        note: None,
+    })
 }
 
 fn create_dir(path: &Path) -> Result<(), ReportError> {

@@ -8,7 +8,9 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
 use super::format;
-use crate::results::{JobResults, OpResults, RunResults, RunStatus};
+use crate::measure::LatencySummary;
+use crate::monitor::checks::CheckStatus;
+use crate::results::{JobResults, LoadResults, OpResults, RunResults, RunStatus};
 
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 
@@ -52,9 +54,25 @@ struct Page {
     report_version: &'static str,
     warnings: Vec<String>,
     host: Vec<(&'static str, String)>,
+    checks: Vec<CheckRow>,
+    resources: Option<ResourcesView>,
     jobs: Vec<JobView>,
     workload_file: Option<String>,
     workload: String,
+}
+
+#[derive(Serialize)]
+struct CheckRow {
+    name: String,
+    subject: Option<String>,
+    status: &'static str,
+    explanation: String,
+}
+
+#[derive(Serialize)]
+struct ResourcesView {
+    summary: String,
+    charts: Vec<ChartView>,
 }
 
 #[derive(Serialize)]
@@ -63,7 +81,12 @@ struct JobView {
     kind: String,
     load_model: String,
     workers: usize,
+    /// Open model: target and achieved rate, schedule lag, verdict.
+    load: Vec<String>,
+    counters: Vec<(String, u64)>,
     ops: Vec<OpRow>,
+    /// Open model: send to completion, per operation.
+    service: Vec<OpRow>,
     errors: Vec<ErrorRow>,
     warmup: Vec<WarmupRow>,
     charts: Vec<ChartView>,
@@ -106,11 +129,22 @@ struct WarmupRow {
 pub struct PageError(#[from] minijinja::Error);
 
 /// The whole page. `extras` has one entry per job, in order.
-pub fn render(results: &RunResults, extras: Vec<JobExtras>) -> Result<String, PageError> {
+/// `resource_charts` are the run's resource charts, shown when the results hold resources.
+pub fn render(
+    results: &RunResults,
+    extras: Vec<JobExtras>,
+    resource_charts: Vec<ChartView>,
+) -> Result<String, PageError> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::Html);
     env.add_template("report.html", TEMPLATE)?;
-    let page = page(results, extras);
+    let mut page = page(results, extras);
+    if let Some(r) = &results.resources {
+        page.resources = Some(ResourcesView {
+            summary: crate::monitor::summary_line(r),
+            charts: resource_charts,
+        });
+    }
     Ok(env
         .get_template("report.html")?
         .render(minijinja::Value::from(minijinja::value::Serde(&page)))?)
@@ -142,6 +176,8 @@ fn page(results: &RunResults, extras: Vec<JobExtras>) -> Page {
         report_version: env!("CARGO_PKG_VERSION"),
         warnings: warnings(results),
         host: host_facts(results),
+        checks: results.checks.iter().map(check_row).collect(),
+        resources: None,
         jobs,
         workload_file: results.workload_file.clone(),
         workload: pretty(&results.workload),
@@ -205,13 +241,67 @@ fn host_facts(results: &RunResults) -> Vec<(&'static str, String)> {
         .collect()
 }
 
+fn check_row(check: &crate::monitor::checks::Check) -> CheckRow {
+    CheckRow {
+        name: check.name.clone(),
+        subject: check.subject.clone(),
+        status: match check.status {
+            CheckStatus::Passed => "passed",
+            CheckStatus::Warned => "warning",
+            CheckStatus::Failed => "failed",
+        },
+        explanation: check.explanation.clone(),
+    }
+}
+
+/// The open model's figures as sentences; nothing for a closed model.
+fn load_lines(load: Option<&LoadResults>) -> Vec<String> {
+    let Some(load) = load.filter(|l| l.target_ops_per_s.is_some()) else {
+        return Vec::new();
+    };
+    let rate = |r: Option<f64>| format::count(r.unwrap_or(0.0));
+    let mut lines = vec![
+        format!(
+            "Target {} op/s for the whole job, {} arrivals; achieved {} op/s ({}).",
+            rate(load.target_ops_per_s),
+            load.arrival.as_deref().unwrap_or("uniform"),
+            rate(load.achieved_ops_per_s),
+            match load.sustained {
+                Some(true) => "sustained",
+                Some(false) => "NOT sustained",
+                None => "not judged",
+            }
+        ),
+        format!(
+            "Schedule: {} of {} sends late (more than {} after their slot), lag mean {} and \
+             max {}; {} skipped, {} unsent.",
+            grouped(load.late_ops),
+            grouped(load.sent_ops),
+            format::latency(Some(load.late_after_ns)),
+            format::latency(load.schedule_lag_mean_ns),
+            format::latency(load.schedule_lag_max_ns),
+            grouped(load.skipped_ops),
+            grouped(load.unsent_ops.unwrap_or(0)),
+        ),
+    ];
+    lines.extend(load.verdict.clone());
+    lines
+}
+
 fn job_view(job: &JobResults, extras: JobExtras) -> JobView {
     JobView {
         name: job.name.clone(),
         kind: job.kind.clone(),
         load_model: job.load_model.clone(),
         workers: job.workers,
+        load: load_lines(job.load.as_ref()),
+        counters: job.counters.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         ops: job.operations.iter().map(op_row).collect(),
+        service: job
+            .operations
+            .iter()
+            .filter_map(|o| Some(latency_row(&o.op, o.service_time_ns.as_ref()?)))
+            .collect(),
         errors: job
             .operations
             .iter()
@@ -238,14 +328,7 @@ fn job_view(job: &JobResults, extras: JobExtras) -> JobView {
 }
 
 fn op_row(op: &OpResults) -> OpRow {
-    let l = &op.latency_ns;
-    let above = l.above_range_count > 0;
-    let pct = |v: Option<u64>| match v {
-        None if above => ">1h".to_owned(),
-        v => format::latency(v),
-    };
     OpRow {
-        op: op.op.clone(),
         count: grouped(op.count),
         ops_per_s: format::count(op.ops_per_s),
         bandwidth: if op.bytes > 0 {
@@ -254,6 +337,23 @@ fn op_row(op: &OpResults) -> OpRow {
             "-".to_owned()
         },
         errors: op.error_count,
+        ..latency_row(&op.op, &op.latency_ns)
+    }
+}
+
+/// The latency columns of a row; the counting columns left as `-`.
+fn latency_row(op: &str, l: &LatencySummary) -> OpRow {
+    let above = l.above_range_count > 0;
+    let pct = |v: Option<u64>| match v {
+        None if above => ">1h".to_owned(),
+        v => format::latency(v),
+    };
+    OpRow {
+        op: op.to_owned(),
+        count: "-".to_owned(),
+        ops_per_s: "-".to_owned(),
+        bandwidth: "-".to_owned(),
+        errors: 0,
         mean: format::latency(l.mean.map(|m| m.round() as u64)),
         p50: pct(l.p50),
         p90: pct(l.p90),

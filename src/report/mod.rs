@@ -8,6 +8,7 @@ pub mod hlog;
 pub mod html;
 pub mod progress;
 pub mod redact;
+pub mod resources;
 pub mod series;
 pub mod terminal;
 

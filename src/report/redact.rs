@@ -61,8 +61,19 @@ pub fn results(results: &RunResults) -> RunResults {
     shown.workload = json(&results.workload);
     shown.workload_file = results.workload_file.as_deref().map(text);
     shown.failure = results.failure.as_deref().map(text);
+    for check in &mut shown.checks {
+        check.subject = check.subject.as_deref().map(text);
+        check.explanation = text(&check.explanation);
+    }
+    if let Some(r) = &mut shown.resources {
+        let watched = r.intervals.iter_mut().flat_map(|i| i.watched.iter_mut());
+        watched.for_each(|w| w.watch = text(&w.watch));
+    }
     for job in &mut shown.jobs {
         job.name = text(&job.name);
+        if let Some(load) = &mut job.load {
+            load.verdict = load.verdict.as_deref().map(text);
+        }
         job.target = json(&job.target);
         let ops = job.operations.iter_mut().flat_map(|o| o.errors.iter_mut());
         let interval_ops = job.intervals.iter_mut().flat_map(|i| i.ops.iter_mut());

@@ -9,7 +9,7 @@ use hdrhistogram::serialization::Deserializer;
 
 use super::charts::{Axis, Band, Chart, Line, Scale};
 use crate::measure::{LatencyHistogram, Quantile, Value};
-use crate::results::{IntervalResults, JobResults, OpResults, RunResults};
+use crate::results::{EncodedHistogram, IntervalResults, JobResults, OpResults, RunResults};
 
 const TIME_AXIS: &str = "time since measurement began (s)";
 /// Spectrum points per decade of 1/(1-p).
@@ -184,6 +184,7 @@ fn throughput(prefix: &str, job: &JobResults, measured: u64, span: TimeSpan) -> 
                 .collect();
             Line { name: op, points }
         })
+        .chain(open_model_lines(job, measured))
         .collect();
     let y = Axis {
         label: "throughput (operations/s)".to_owned(),
@@ -191,6 +192,41 @@ fn throughput(prefix: &str, job: &JobResults, measured: u64, span: TimeSpan) -> 
     };
     let title = format!("{}: throughput", job.name);
     time_chart(format!("{prefix}-throughput"), title, y, lines, span)
+}
+
+/// Open model: the target rate per interval, from the rate profile, and the rate sent.
+fn open_model_lines(job: &JobResults, measured: u64) -> Vec<Line> {
+    let Some(profile) = job.load.as_ref().and_then(|l| l.profile.as_ref()) else {
+        return Vec::new();
+    };
+    let target = job
+        .intervals
+        .iter()
+        .filter(|i| is_full_enough(i, measured))
+        .map(|i| {
+            let (from, to) = (
+                i.start_ns as f64 / 1e9,
+                (i.start_ns + i.duration_ns) as f64 / 1e9,
+            );
+            let rate = (profile.integral(to) - profile.integral(from)) / (to - from);
+            (midpoint_s(i), rate)
+        })
+        .collect();
+    let sent = job
+        .intervals
+        .iter()
+        .filter_map(|i| rate_point(i.schedule?.sent_ops, i, measured))
+        .collect();
+    vec![
+        Line {
+            name: "target rate".to_owned(),
+            points: target,
+        },
+        Line {
+            name: "sent, all operations".to_owned(),
+            points: sent,
+        },
+    ]
 }
 
 fn latency_over_time(prefix: &str, job: &JobResults, op: &str, span: TimeSpan) -> Chart {
@@ -233,16 +269,24 @@ fn spectrum(prefix: &str, job: &JobResults, ops: &[&OpResults]) -> Chart {
         .max()
         .unwrap_or(0);
     let unit = Unit::for_ns(largest as f64);
-    let lines = ops
-        .iter()
-        .map(|op| Line {
-            name: op.op.clone(),
-            points: spectrum_points(op, unit),
+    let latency = ops.iter().map(|op| Line {
+        name: op.op.clone(),
+        points: spectrum_points(&op.latency_histogram, unit),
+    });
+    let service = ops.iter().filter_map(|op| {
+        Some(Line {
+            name: format!("{} service time", op.op),
+            points: spectrum_points(op.service_time_histogram.as_ref()?, unit),
         })
-        .collect();
+    });
+    let lines = latency.chain(service).collect();
     Chart {
         id: format!("{prefix}-percentiles"),
-        title: format!("{}: latency by percentile", job.name),
+        title: if ops.iter().any(|o| o.service_time_histogram.is_some()) {
+            format!("{}: latency and service time by percentile", job.name)
+        } else {
+            format!("{}: latency by percentile", job.name)
+        },
         x: Axis {
             label: "percentile".to_owned(),
             scale: Scale::Percentile,
@@ -258,8 +302,8 @@ fn spectrum(prefix: &str, job: &JobResults, ops: &[&OpResults]) -> Chart {
 }
 
 /// Points at x = log10(1/(1-p)), up to where the sample count still resolves a percentile.
-fn spectrum_points(op: &OpResults, unit: Unit) -> Vec<(f64, f64)> {
-    let Ok(hist) = op.latency_histogram.decode() else {
+fn spectrum_points(encoded: &EncodedHistogram, unit: Unit) -> Vec<(f64, f64)> {
+    let Ok(hist) = encoded.decode() else {
         return Vec::new();
     };
     let top = (hist.count().max(1) as f64).log10().min(6.0);
