@@ -18,6 +18,8 @@ pub(super) struct Link {
     timeout: Duration,
     conn: RefCell<Option<MultiplexedConnection>>,
     connecting: Cell<bool>,
+    /// Wakes the lanes that waited for another lane's connection attempt.
+    connected: tokio::sync::Notify,
     ever_connected: Cell<bool>,
 }
 
@@ -33,6 +35,7 @@ impl Link {
             timeout,
             conn: RefCell::new(None),
             connecting: Cell::new(false),
+            connected: tokio::sync::Notify::new(),
             ever_connected: Cell::new(false),
         }
     }
@@ -44,16 +47,24 @@ impl Link {
             return Ok((conn.clone(), false));
         }
         if self.connecting.get() {
-            // Another lane is connecting; this request fails as the connection is down.
-            return Err(NoConnection {
-                kind: ErrorKind::Connect,
-            });
+            // Another lane is connecting: wait for its attempt (bounded by the timeout) rather
+            // than fail a request the connection may carry in a moment.
+            self.connected.notified().await;
+            return match self.conn.borrow().as_ref() {
+                Some(conn) => Ok((conn.clone(), false)),
+                None => Err(NoConnection {
+                    kind: ErrorKind::Connect,
+                }),
+            };
         }
         self.connecting.set(true);
         let connected = self.connect(end).await;
         self.connecting.set(false);
+        if let Ok(conn) = &connected {
+            *self.conn.borrow_mut() = Some(conn.clone());
+        }
+        self.connected.notify_waiters();
         let conn = connected?;
-        *self.conn.borrow_mut() = Some(conn.clone());
         let reconnect = self.ever_connected.replace(true);
         Ok((conn, reconnect))
     }
