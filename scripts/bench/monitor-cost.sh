@@ -44,13 +44,30 @@ enabled = $3
 TOML
 }
 
-# Prints the job's read IOPS from one run.
+# Prints the job's read IOPS from one run. With sampling on, also appends the sampler
+# thread's CPU time per second of measurement to $WORK/sampler-$1, read from its schedstat
+# (nanoseconds on CPU) just before the run ends: a figure the machine's noise does not move.
 iops() {
   local toml=$WORK/$1-$3.toml out=$WORK/out-$1-$3
   workload "$1" "$2" "$3" >"$toml"
   rm -rf "$out"
-  "$PLIMSOLL" run --quiet -o "$out" "$toml"
+  "$PLIMSOLL" run --quiet -o "$out" "$toml" &
+  local pid=$!
+  [[ $3 == true ]] && sampler_cpu "$pid" >>"$WORK/sampler-$1"
+  wait "$pid"
   jq '.jobs[0].operations[] | select(.op == "read") | .ops_per_s' "$out/results.json"
+}
+
+# Nanoseconds of CPU the sampler thread of process $1 used per second, over the measured run.
+sampler_cpu() {
+  local task start end
+  sleep 1.5 # laid out and past warmup: the sampler thread is up
+  task=$(grep -lx 'plimsoll-monito' /proc/"$1"/task/*/comm | head -1)
+  task=${task%/comm}
+  start=$(cut -d' ' -f1 "$task/schedstat")
+  sleep $((SECONDS_PER_RUN - 2))
+  end=$(cut -d' ' -f1 "$task/schedstat")
+  echo $(((end - start) / (SECONDS_PER_RUN - 2)))
 }
 
 median() {
@@ -74,8 +91,11 @@ bench() {
   mon=$(printf '%s\n' "${on[@]}" | median)
   moff=$(printf '%s\n' "${off[@]}" | median)
   mratio=$(printf '%s\n' "${ratios[@]}" | median)
-  awk -v n="$name" -v a="$mon" -v b="$moff" -v r="$mratio" 'BEGIN {
-    printf "%-16s on %9.0f  off %9.0f  ratio of medians %.4f  median of ratios %.4f\n", n, a, b, a / b, r }'
+  local sampler
+  sampler=$(median <"$WORK/sampler-$name")
+  awk -v n="$name" -v a="$mon" -v b="$moff" -v r="$mratio" -v s="$sampler" 'BEGIN {
+    printf "%-12s IOPS on %7.0f off %7.0f  ratio of medians %.4f  median of ratios %.4f  sampler %.3f ms CPU/s (%.4f %% of a core)\n",
+      n, a, b, a / b, r, s / 1e6, s / 1e7 }'
 }
 
 echo "sampling at 1 s, $ROUNDS rounds of ${SECONDS_PER_RUN} s per setting"

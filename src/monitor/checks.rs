@@ -196,7 +196,8 @@ pub fn generator_saturation(f: &SaturationFigures) -> Check {
         (
             Warned,
             format!(
-                "the schedule lag of {jobs} kept growing; {used}; the run is possibly limited by the generator"
+                "the schedule lag of {jobs} kept growing; {used}; the run is possibly limited by \
+                 the generator"
             ),
         )
     } else if f.plimsoll_cores.mean >= SATURATED * f.cores_given {
@@ -210,7 +211,8 @@ pub fn generator_saturation(f: &SaturationFigures) -> Check {
         (
             Warned,
             format!(
-                "thread {name} was busy {:.0} % of a core; the run is possibly limited by the generator (more workers would spread it)",
+                "thread {name} was busy {:.0} % of a core; the run is possibly limited by the \
+                 generator (more workers would spread it)",
                 share * 100.0
             ),
         )
@@ -327,7 +329,8 @@ pub fn littles_law(f: &ClosedFigures) -> Check {
     } else if ratio < 1.0 - LITTLE_TOLERANCE {
         (
             Warned,
-            "; slots stood idle between a completion and the next issue, so the generator, not the target, set part of the pace",
+            "; slots stood idle between a completion and the next issue, so the generator, not \
+             the target, set part of the pace",
         )
     } else {
         (Passed, "")
@@ -560,12 +563,14 @@ pub fn direct_device_ops(f: &DirectFigures) -> Check {
     } else if bytes > 1.0 {
         (
             Warned,
-            "; the device also moved bytes plimsoll did not issue: other I/O on the device (other processes, the file system's journal) explains the difference",
+            "; the device also moved bytes plimsoll did not issue: other I/O on the device \
+             (other processes, the file system's journal) explains the difference",
         )
     } else {
         (
             Failed,
-            "; fewer bytes reached the device than were issued, so some operations never reached it (is O_DIRECT honoured on this file system?)",
+            "; fewer bytes reached the device than were issued, so some operations never reached \
+             it (is O_DIRECT honoured on this file system?)",
         )
     };
     Check::new("direct_device_ops", status, format!("{said}{tail}"))
