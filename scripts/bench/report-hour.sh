@@ -6,8 +6,8 @@
 #
 # The file is made from the committed small results file (tests/fixtures/small-results.json):
 # its jobs are copied and renamed, and each hour-long series repeats the real intervals in
-# turn, so histogram sizes are those of a real run. Prints the file size and, per round, the
-# wall time of the report, then the median.
+# turn, so histogram sizes are those of a real run; so does the resource series. Prints the
+# file size and, per round, the wall time of the report, then the median.
 set -euo pipefail
 
 JOBS=${1:-4}
@@ -38,6 +38,13 @@ for n in range(jobs):
     ]
     made.append(job)
 results["jobs"] = made
+resources = results.get("resources")
+if resources:
+    real = resources["intervals"]
+    resources["intervals"] = [
+        dict(copy.deepcopy(real[k % len(real)]), start_ns=k * second, duration_ns=second)
+        for k in range(3600)
+    ]
 results["measured_ns"] = results["duration_requested_ns"] = 3600 * second
 results["interval_ns"] = second
 json.dump(results, open(target, "w"))
