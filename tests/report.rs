@@ -232,11 +232,18 @@ fn a_script_in_a_name_and_a_password_in_a_url_never_appear_raw() {
     results["jobs"][0]["name"] = format!("job{evil}").into();
     results["jobs"][0]["target"]["dsn"] = "postgres://u:hunter2-secret@h/db".into();
     results["failure"] = format!("connect http://u:hunter2-secret@h/ failed: {evil}").into();
+    let from_target = serde_json::json!([{"kind": "<img src=x onerror=alert(1)>", "count": 1}]);
+    results["jobs"][1]["operations"][0]["errors"] = from_target;
+    results["jobs"][1]["operations"][0]["error_count"] = 1.into();
     let path = dir.path().join("evil.json");
     std::fs::write(&path, results.to_string()).unwrap();
 
     let page = report(&path, &dir.path().join("out"));
     assert!(!page.contains("<script"), "a script tag reached the page");
+    assert!(
+        !page.contains("<img"),
+        "an error text from the target became markup"
+    );
     assert!(
         page.contains("&lt;script&gt;"),
         "the name is shown, escaped"
