@@ -103,9 +103,10 @@ pub struct ScheduleStats {
     pub lag_max_ns: u64,
 }
 
-/// A send this far after its slot counts as late. tokio's timers fire on a 1 ms wheel, so a
-/// punctual wake-up can already be up to a millisecond behind.
-pub const LATE_AFTER: Duration = Duration::from_millis(1);
+/// A send this far after its slot counts as late. tokio's timers fire on a 1 ms wheel and
+/// round a deadline up to the next tick, so a punctual wake-up can already be a millisecond
+/// behind; the second millisecond leaves room for the wake-up itself.
+pub const LATE_AFTER: Duration = Duration::from_millis(2);
 
 impl ScheduleStats {
     pub fn add(&mut self, other: &ScheduleStats) {
