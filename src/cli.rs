@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Storage performance benchmarking and load generation.
 ///
@@ -21,18 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a workload and write its results.
-    Run {
-        /// The workload file (TOML). Without it, the built-in quickstart runs: a short disk
-        /// workload on files in the current directory.
-        workload: Option<PathBuf>,
-        /// The run folder: results.json and the report (index.html, charts/, hlog/) go in it.
-        /// Default: reports/<workload>-<start time>/.
-        #[arg(short, long, value_name = "DIR")]
-        output: Option<PathBuf>,
-        /// No progress line, no summary: only errors on stderr.
-        #[arg(short, long)]
-        quiet: bool,
-    },
+    Run(RunArgs),
     /// Rebuild the report (index.html, PNG charts, HdrHistogram logs) from a results file.
     Report {
         /// A results file written by `plimsoll run`.
@@ -46,4 +35,21 @@ pub enum Command {
         /// The workload file (TOML).
         workload: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workload file (TOML). Without it, the built-in quickstart runs: a short disk
+    /// workload on files in the current directory.
+    pub workload: Option<PathBuf>,
+    /// The run folder: results.json and the report (index.html, charts/, hlog/) go in it.
+    /// Default: reports/<workload>-<start time>/.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// No progress line, no summary: only errors on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write only results.json; `plimsoll report` can build the report from it later.
+    #[arg(long)]
+    pub no_report: bool,
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Parser as _;
 
-use plimsoll::cli::{Cli, Command};
+use plimsoll::cli::{Cli, Command, RunArgs};
 use plimsoll::drivers::SetupError;
 use plimsoll::exit;
 use plimsoll::results::{RunResults, RunStatus};
@@ -19,11 +19,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let code = match cli.command {
-        Command::Run {
-            workload,
-            output,
-            quiet,
-        } => run(workload.as_deref(), output, quiet),
+        Command::Run(args) => run(args),
         Command::Validate { workload } => validate(&workload),
         Command::Report { results, output } => report(&results, output),
     };
@@ -45,7 +41,8 @@ fn validate(path: &Path) -> u8 {
     }
 }
 
-fn run(path: Option<&Path>, output: Option<PathBuf>, quiet: bool) -> u8 {
+fn run(args: RunArgs) -> u8 {
+    let (path, quiet) = (args.workload.as_deref(), args.quiet);
     let workload = match load(path) {
         Ok(w) => w,
         Err(e) => return fail(exit::BAD_INPUT, &e),
@@ -62,7 +59,7 @@ fn run(path: Option<&Path>, output: Option<PathBuf>, quiet: bool) -> u8 {
         Err(e @ SetupError::Input { .. }) => return fail(exit::BAD_INPUT, &e),
         Err(e @ SetupError::Failed { .. }) => return fail(exit::FAILURE, &e),
     };
-    let folder = output.unwrap_or_else(|| default_folder(&workload));
+    let folder = args.output.unwrap_or_else(|| default_folder(&workload));
     let output = folder.join("results.json");
     if let Err(e) = results.write(&output) {
         let message = format!("cannot write results to {}: {e}", output.display());
@@ -73,10 +70,12 @@ fn run(path: Option<&Path>, output: Option<PathBuf>, quiet: bool) -> u8 {
         println!("\nresults: {}", output.display());
     }
     // The results are safe on disk; a report that fails to render can be rebuilt from them.
-    match plimsoll::report::write_folder(&results, &folder) {
-        Ok(files) if !quiet => println!("report: {}", files.index.display()),
-        Ok(_) => {}
-        Err(e) => return fail(exit::FAILURE, &e),
+    if !args.no_report {
+        match plimsoll::report::write_folder(&results, &folder) {
+            Ok(files) if !quiet => println!("report: {}", files.index.display()),
+            Ok(_) => {}
+            Err(e) => return fail(exit::FAILURE, &e),
+        }
     }
     status_code(&results)
 }

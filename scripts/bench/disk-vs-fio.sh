@@ -69,15 +69,15 @@ PY
 lay_out() {
   echo "laying out $SIZE at $FILE" >&2
   plimsoll_workload layout 1 1 io_uring | sed "s/duration = .*/duration = \"1s\"/" >"$WORK/layout.toml"
-  "$PLIMSOLL" run --quiet "$WORK/layout.toml" -o "$WORK/layout.json"
+  "$PLIMSOLL" run --quiet --no-report "$WORK/layout.toml" -o "$WORK/layout"
 }
 
 # Appends "tool iops cpu_s ios p50_ns p99_ns" for one run of one tool.
 run_plimsoll() {
   plimsoll_workload "$@" >"$WORK/job.toml"
   local cpu
-  cpu=$(cpu_of "$PLIMSOLL" run --quiet "$WORK/job.toml" -o "$WORK/p.json")
-  python3 - "$WORK/p.json" "$cpu" <<'PY'
+  cpu=$(cpu_of "$PLIMSOLL" run --quiet --no-report "$WORK/job.toml" -o "$WORK/p")
+  python3 - "$WORK/p/results.json" "$cpu" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 op = r["jobs"][0]["operations"][0]
