@@ -8,8 +8,9 @@
 # space (100,000 random keys), pipeline depth (1 and 16), and command: redis-benchmark runs
 # one command per test (-t), so each command is measured alone, SET first so that GETs hit.
 # redis-benchmark is given as many requests as plimsoll completed in the same round, so both
-# run about as long. Prints per job the median ops/s of each tool, the ratio plimsoll /
-# redis-benchmark, and the ratio of client CPU seconds (user + system) per operation.
+# run about as long; plimsoll draws no HTML report (--no-report), so that is not in its CPU.
+# Prints per job the median ops/s of each tool, the ratio plimsoll / redis-benchmark, and the
+# ratio of client CPU seconds (user + system) per operation.
 # Keys differ in form only: redis-benchmark writes key:000000012345, plimsoll key:12345.
 set -euo pipefail
 
@@ -69,7 +70,7 @@ TOML
 run_plimsoll() {
   plimsoll_workload "$1" "$2" >"$WORK/job.toml"
   local cpu
-  cpu=$(cpu_of "$PLIMSOLL" run --quiet "$WORK/job.toml" -o "$WORK/p")
+  cpu=$(cpu_of "$PLIMSOLL" run --quiet --no-report "$WORK/job.toml" -o "$WORK/p")
   python3 - "$WORK/p/results.json" "$cpu" <<'PY'
 import json, sys
 op = json.load(open(sys.argv[1]))["jobs"][0]["operations"][0]
