@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::drivers::SetupError;
 use crate::drivers::disk::PreparedDisk;
+use crate::drivers::null::PreparedNull;
 use crate::drivers::redis::PreparedRedis;
 use crate::host::HostFacts;
 use crate::measure::{Clock, Collector, JobTotals, Recorder, Snapshot};
@@ -181,6 +182,7 @@ fn prepare(job: &Job, duration: Duration) -> Result<Box<dyn PreparedJob>, SetupE
     match job {
         Job::Disk(disk) => Ok(Box::new(PreparedDisk::prepare(disk)?)),
         Job::Redis(redis) => Ok(Box::new(PreparedRedis::prepare(redis, duration)?)),
+        Job::Null(null) => Ok(Box::new(PreparedNull::prepare(null, duration)?)),
     }
 }
 

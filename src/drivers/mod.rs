@@ -3,6 +3,7 @@
 //! decide what to keep; the runner starts them and the recorder keeps the figures.
 
 pub mod disk;
+pub mod null;
 pub mod redis;
 
 /// Why a job could not start. Raised before any load, so a run never half-starts.

@@ -10,6 +10,7 @@ mod load;
 mod load_model;
 mod monitor;
 mod names;
+mod null;
 mod redis;
 mod schema;
 mod spans;
@@ -20,6 +21,7 @@ pub use error::{Problem, WorkloadError};
 pub use load::{load_file, load_str};
 pub use load_model::{Arrival, LoadModel, LoadSpec, Ramp, Stage};
 pub use monitor::{MonitorSpec, WatchSpec};
+pub use null::{Delay, MAX_NULL_IN_FLIGHT, NullJob, RandomDelay, Stall};
 pub use redis::{KeyDistribution, KeySpace, MixEntry, MixOp, RedisJob, redact_url};
 pub use validate::{MAX_BLOCK_SIZE, MAX_QUEUE_DEPTH, MAX_WORKERS};
 
@@ -56,6 +58,7 @@ pub struct Workload {
 pub enum Job {
     Disk(DiskJob),
     Redis(RedisJob),
+    Null(NullJob),
 }
 
 impl Job {
@@ -63,6 +66,7 @@ impl Job {
         match self {
             Job::Disk(job) => &job.name,
             Job::Redis(job) => &job.name,
+            Job::Null(job) => &job.name,
         }
     }
 }

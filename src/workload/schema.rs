@@ -14,7 +14,7 @@ use super::names::{fields, kind_fields, kinds, variants};
 use super::spans::{FieldPath, Finding};
 use super::{
     Arrival, Distribution, Engine, Job, KeyDistribution, KeySpace, LoadModel, LoadSpec, MixEntry,
-    MixOp, Pattern, Ramp, Stage, WeightedSize, Workload, Zone,
+    MixOp, Pattern, Ramp, RandomDelay, Stage, Stall, WeightedSize, Workload, Zone,
 };
 
 /// Everything wrong with keys and named values in the file.
@@ -59,6 +59,7 @@ fn check_job(path: FieldPath, job: &Spanned<DeValue>) -> Vec<Finding> {
     match kind {
         "disk" => findings.extend(check_disk(table, &path)),
         "redis" => findings.extend(check_redis(table, &path)),
+        "null" => findings.extend(check_null(table, &path)),
         _ => {}
     }
     findings
@@ -68,6 +69,7 @@ fn kind_job(kind: &str) -> &'static str {
     match kind {
         "disk" => "a disk job",
         "redis" => "a redis job",
+        "null" => "a null job",
         _ => "this kind of job",
     }
 }
@@ -114,6 +116,31 @@ fn check_redis(job: &DeTable, path: &FieldPath) -> Vec<Finding> {
                 &keys_path.key("distribution"),
             ));
         }
+    }
+    if let Some(load) = sub_table(job, "load") {
+        findings.extend(check_load(load, &path.key("load")));
+    }
+    findings
+}
+
+fn check_null(job: &DeTable, path: &FieldPath) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if let Some(delay) = sub_table(job, "delay") {
+        let delay_path = path.key("delay");
+        let (kind, found) = check_tagged(delay, &delay_path, kinds::<RandomDelay>(), "delay");
+        findings.extend(found);
+        if let Some(kind) = kind {
+            let valid = with_kind(kind_fields::<RandomDelay>(kind));
+            findings.extend(unknown_keys(delay, &valid, &delay_path, "this delay"));
+        }
+    }
+    if let Some(stall) = sub_table(job, "stall") {
+        findings.extend(unknown_keys(
+            stall,
+            fields::<Stall>(),
+            &path.key("stall"),
+            "`stall`",
+        ));
     }
     if let Some(load) = sub_table(job, "load") {
         findings.extend(check_load(load, &path.key("load")));

@@ -40,6 +40,9 @@ pub(crate) fn check(workload: &Workload) -> Vec<Finding> {
             Job::Redis(redis) => checks
                 .0
                 .extend(super::redis::check(redis, &FieldPath::job(i))),
+            Job::Null(null) => checks
+                .0
+                .extend(super::null::check(null, &FieldPath::job(i))),
         }
     }
     checks.0

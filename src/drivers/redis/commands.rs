@@ -146,13 +146,19 @@ impl Plan {
         let key = self.next_key(chooser);
         self.key(key, &mut scratch.key);
         match &self.commands[op.0 as usize] {
+            // Sized up front: growing a command's buffers showed up in profiles.
             Command::Get => {
-                pipe.cmd("GET").arg(&scratch.key[..]);
+                let mut cmd = redis::Cmd::with_capacity(2, 3 + scratch.key.len());
+                cmd.arg("GET").arg(&scratch.key[..]);
+                pipe.add_command(cmd);
                 0
             }
             Command::Set => {
                 let value = self.value(&mut chooser.rng);
-                pipe.cmd("SET").arg(&scratch.key[..]).arg(value);
+                let size = 3 + scratch.key.len() + value.len();
+                let mut cmd = redis::Cmd::with_capacity(3, size);
+                cmd.arg("SET").arg(&scratch.key[..]).arg(value);
+                pipe.add_command(cmd);
                 value.len() as u64
             }
             Command::Template(words) => {
