@@ -132,6 +132,10 @@ pub struct DiskJob {
     /// Keep the file after the run (it can then be reused by a later run of the same size).
     #[serde(default)]
     pub keep: bool,
+    /// How a file plimsoll creates is made ready: written through with data, or left as a
+    /// hole so that writes allocate as they go. Default full.
+    #[serde(default)]
+    pub layout: FileLayout,
     /// Allow writes to an existing file plimsoll did not create.
     #[serde(default)]
     pub allow_existing: bool,
@@ -175,6 +179,19 @@ impl Pattern {
 pub struct WeightedSize {
     pub size: ByteSize,
     pub weight: u32,
+}
+
+/// What a file plimsoll creates holds before the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileLayout {
+    /// Written through with incompressible data and synced: every write is an overwrite of
+    /// allocated blocks, and no read hits a hole.
+    #[default]
+    Full,
+    /// Set to its size with ftruncate and nothing written: writes allocate blocks (first
+    /// writes), and can run out of space mid-run. Write-only patterns only.
+    Sparse,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -75,7 +75,9 @@ impl serde::de::Error for Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::{DiskJob, Distribution, Engine, Job, Pattern, Workload, Zone};
+    use crate::workload::{
+        DiskJob, Distribution, Engine, FileLayout, Job, Pattern, Workload, Zone,
+    };
 
     #[test]
     fn struct_fields_come_from_the_derive() {
@@ -94,6 +96,7 @@ mod tests {
             ["read", "write", "randread", "randwrite", "rw", "randrw"]
         );
         assert_eq!(variants::<Engine>(), ["io_uring", "sync"]);
+        assert_eq!(variants::<FileLayout>(), ["full", "sparse"]);
     }
 
     #[test]

@@ -13,8 +13,8 @@ use super::hints::{list, suggest};
 use super::names::{fields, kind_fields, kinds, variants};
 use super::spans::{FieldPath, Finding};
 use super::{
-    Arrival, Distribution, Engine, Job, KeyDistribution, KeySpace, LoadModel, LoadSpec, MixEntry,
-    MixOp, Pattern, Ramp, RandomDelay, Stage, Stall, WeightedSize, Workload, Zone,
+    Arrival, Distribution, Engine, FileLayout, Job, KeyDistribution, KeySpace, LoadModel, LoadSpec,
+    MixEntry, MixOp, Pattern, Ramp, RandomDelay, Stage, Stall, WeightedSize, Workload, Zone,
 };
 
 /// Everything wrong with keys and named values in the file.
@@ -78,6 +78,7 @@ fn check_disk(job: &DeTable, path: &FieldPath) -> Vec<Finding> {
     let mut findings = Vec::new();
     findings.extend(choice(job, path, "pattern", variants::<Pattern>()));
     findings.extend(choice(job, path, "engine", variants::<Engine>()));
+    findings.extend(choice(job, path, "layout", variants::<FileLayout>()));
     findings.extend(list_of_tables(
         job,
         path,

@@ -7,7 +7,7 @@
 
 use super::spans::{FieldPath, Finding};
 use super::units::ByteSize;
-use super::{DiskJob, Distribution, Engine, Job, Pattern, Workload, Zone};
+use super::{DiskJob, Distribution, Engine, FileLayout, Job, Pattern, Workload, Zone};
 
 /// Operations in flight per worker. The disk driver registers a fixed buffer per operation in
 /// flight, and the kernel lets one ring register at most 16384 (the submission queue itself
@@ -117,6 +117,7 @@ impl Checks {
         self.queue(job, path);
         self.block_sizes(job, path);
         self.file_size(job, path);
+        self.layout(job, path);
         self.syncs(job, path);
         self.mix_and_spread(job, path);
         self.caps(job, path);
@@ -227,6 +228,19 @@ impl Checks {
             format!(
                 "size ({size}) is smaller than the largest block size ({largest}), so not one \
                  block fits in the file; make size at least {largest}"
+            )
+        });
+    }
+
+    fn layout(&mut self, job: &DiskJob, path: &FieldPath) {
+        let reads = !matches!(job.pattern, Pattern::Write | Pattern::RandWrite);
+        let sparse = job.layout == FileLayout::Sparse;
+        self.ensure(!sparse || !reads, path.key("layout"), || {
+            format!(
+                "layout = \"sparse\" leaves the file a hole, and pattern `{}` reads: reads of \
+                 a hole return zeros without touching the device, so they would measure \
+                 nothing; remove layout, or use pattern = \"write\" or \"randwrite\"",
+                pattern_name(job.pattern)
             )
         });
     }

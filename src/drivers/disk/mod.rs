@@ -63,7 +63,8 @@ pub struct DiskTarget {
     /// Whether plimsoll created the file in this run (and so removes it unless `keep`).
     pub created: bool,
     /// What setup did to the file: `created`, `reused`, `relaid` (a plimsoll file laid out
-    /// again at a new size), `extended`, `existing` (used as found) or `block_device`.
+    /// again at a new size), `extended`, `existing` (used as found), `block_device`, or
+    /// `sparse` (set to its size as a hole, nothing written: `layout = "sparse"`).
     pub layout: &'static str,
     /// File system type of the target (`ext4`, `xfs`, `tmpfs`), when known.
     pub file_system: Option<String>,

@@ -5,7 +5,10 @@
 //! when the size still matches. Any other existing file is read freely but written only with
 //! `allow_existing = true`, and a block device is used only with `allow_block_device = true`.
 //! Layout writes incompressible bytes sequentially and syncs them, so no read hits a hole, then
-//! drops the file from the page cache so buffered reads start cold, as fio's do.
+//! drops the file from the page cache so buffered reads start cold, as fio's do. A sparse layout
+//! (`layout = "sparse"`, write-only jobs) writes nothing: the file is a hole of its size, so
+//! the job measures first writes and may run out of space. Its marker says so, and a job that
+//! wants data lays such a file out again rather than reuse it.
 
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
@@ -23,10 +26,22 @@ use super::align::{self, Alignment};
 use super::facts::FsFacts;
 use super::{Checked, DEFAULT_SEED, Problem, input};
 use crate::load::SizeMix;
-use crate::workload::DiskJob;
+use crate::workload::{DiskJob, FileLayout};
 
-/// The xattr that marks a file as laid out by plimsoll; its value is `size=<bytes>`.
+/// The xattr that marks a file as laid out by plimsoll; its value is `size=<bytes>`, or
+/// `size=<bytes>;sparse` for a file left a hole.
 const MARKER: &std::ffi::CStr = c"user.plimsoll.layout";
+
+/// What the marker of the file says of it, when its size still matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// Laid out with data: reusable as it is.
+    Full,
+    /// Left a hole (in part written since): plimsoll's, but not to be read as data.
+    Sparse,
+    /// No marker, or one for another size: not plimsoll's.
+    Foreign,
+}
 
 /// Bytes written per call while laying out.
 const LAYOUT_CHUNK: usize = 4 << 20;
@@ -57,6 +72,8 @@ pub(crate) enum Layout {
     Extended,
     Existing,
     BlockDevice,
+    /// Created, or a plimsoll file made again, as a hole of the size.
+    Sparse,
 }
 
 impl Layout {
@@ -68,6 +85,7 @@ impl Layout {
             Layout::Extended => "extended",
             Layout::Existing => "existing",
             Layout::BlockDevice => "block_device",
+            Layout::Sparse => "sparse",
         }
     }
 }
@@ -79,6 +97,8 @@ pub(crate) struct Resolved {
     layout: Layout,
     /// Where the layout starts writing, when there is one to write.
     lay_out_from: Option<u64>,
+    /// Whether setup creates the file (so it must not exist yet).
+    creates: bool,
 }
 
 impl Resolved {
@@ -141,17 +161,34 @@ fn resolve_new(job: &DiskJob, path: PathBuf) -> Checked<Resolved> {
             path.display()
         ));
     };
+    let layout = match job.layout {
+        FileLayout::Full => Layout::Created,
+        FileLayout::Sparse => Layout::Sparse,
+    };
     Ok(Resolved {
         path,
         size,
-        layout: Layout::Created,
+        layout,
         lay_out_from: Some(0),
+        creates: true,
     })
 }
 
 fn resolve_file(job: &DiskJob, path: PathBuf, len: u64) -> Checked<Resolved> {
-    let ours = read_marker(&path) == Some(len);
+    let mark = read_mark(&path, len);
     let wanted = job.size.map(|s| s.0);
+    if job.layout == FileLayout::Sparse {
+        return resolve_sparse(path, wanted.unwrap_or(len), mark);
+    }
+    if mark == Mark::Sparse {
+        // Holes would read as zeros without touching the device: lay it out with data.
+        return Ok(Resolved::lay_out(
+            path,
+            wanted.unwrap_or(len),
+            Layout::Relaid,
+        ));
+    }
+    let ours = mark == Mark::Full;
     if !job.pattern.writes() {
         let size = wanted.unwrap_or(len);
         if size > len {
@@ -171,6 +208,7 @@ fn resolve_file(job: &DiskJob, path: PathBuf, len: u64) -> Checked<Resolved> {
             size,
             layout,
             lay_out_from: None,
+            creates: false,
         });
     }
     let (size, layout, lay_out_from) = match (ours, wanted) {
@@ -188,7 +226,21 @@ fn resolve_file(job: &DiskJob, path: PathBuf, len: u64) -> Checked<Resolved> {
         size,
         layout,
         lay_out_from,
+        creates: false,
     })
+}
+
+/// A sparse layout of an existing file: only a file plimsoll made may be emptied into a hole.
+fn resolve_sparse(path: PathBuf, size: u64, mark: Mark) -> Checked<Resolved> {
+    if mark == Mark::Foreign {
+        return input(format!(
+            "{} exists and was not laid out by plimsoll; layout = \"sparse\" would empty it \
+             into a hole. Point path at a new file or a directory, or remove layout to write \
+             over the file (with allow_existing = true)",
+            path.display()
+        ));
+    }
+    Ok(Resolved::lay_out(path, size, Layout::Sparse))
 }
 
 fn refuse_existing(path: &Path) -> Checked<Resolved> {
@@ -201,6 +253,12 @@ fn refuse_existing(path: &Path) -> Checked<Resolved> {
 }
 
 fn resolve_block_device(job: &DiskJob, path: PathBuf) -> Checked<Resolved> {
+    if job.layout == FileLayout::Sparse {
+        return input(format!(
+            "{} is a block device, which cannot be left a hole; remove layout = \"sparse\"",
+            path.display()
+        ));
+    }
     if !job.allow_block_device {
         return input(format!(
             "{} is a block device; set allow_block_device = true to use it (a job that writes \
@@ -223,15 +281,27 @@ fn resolve_block_device(job: &DiskJob, path: PathBuf) -> Checked<Resolved> {
         size,
         layout: Layout::BlockDevice,
         lay_out_from: None,
+        creates: false,
     })
 }
 
 impl Resolved {
+    /// An existing plimsoll file made again from offset 0.
+    fn lay_out(path: PathBuf, size: u64, layout: Layout) -> Resolved {
+        Resolved {
+            path,
+            size,
+            layout,
+            lay_out_from: Some(0),
+            creates: false,
+        }
+    }
+
     /// Creates or opens the file, checks direct-I/O alignment, and lays it out if needed.
     /// The returned [`Removal`] deletes a file created here unless the job keeps it; if setup
     /// fails part-way, it deletes it regardless.
     pub fn open(self, job: &DiskJob, sizes: &SizeMix) -> Checked<(Target, Removal)> {
-        let created = self.layout == Layout::Created;
+        let created = self.creates;
         let writer = self.layout_writer(created)?;
         let mut removal = Removal {
             path: created.then(|| self.path.clone()),
@@ -251,16 +321,16 @@ impl Resolved {
             None
         };
         if let (Some(writer), Some(from)) = (writer, self.lay_out_from) {
-            lay_out(
-                &writer,
-                from,
-                self.size,
-                &self.path,
-                job.seed.unwrap_or(DEFAULT_SEED),
-            )?;
+            let sparse = self.layout == Layout::Sparse;
+            if sparse {
+                make_hole(&writer, self.size, &self.path)?;
+            } else {
+                let seed = job.seed.unwrap_or(DEFAULT_SEED);
+                lay_out(&writer, from, self.size, &self.path, seed)?;
+            }
             // An extended file is still the user's: it gets no marker.
-            if matches!(self.layout, Layout::Created | Layout::Relaid) {
-                write_marker(&writer, self.size);
+            if self.layout != Layout::Extended {
+                write_marker(&writer, self.size, sparse);
             }
         }
         if self.layout != Layout::BlockDevice {
@@ -295,7 +365,7 @@ impl Resolved {
             .mode(0o644)
             .open(&self.path)
             .with_context(|| format!("cannot open {} to lay it out", self.path.display()))?;
-        if self.layout == Layout::Relaid {
+        if !create && matches!(self.layout, Layout::Relaid | Layout::Sparse) {
             // Unmarked first: if the new layout fails part-way, no later run trusts the file.
             remove_marker(&file);
             file.set_len(0)
@@ -358,18 +428,42 @@ fn lay_out(file: &File, from: u64, to: u64, path: &Path, seed: u64) -> Checked<(
     Ok(())
 }
 
-fn check_free_space(file: &File, needed: u64, path: &Path) -> Checked<()> {
+/// Sets the file to `size` without writing, so it is a hole that writes allocate as they go.
+fn make_hole(file: &File, size: u64, path: &Path) -> Checked<()> {
+    if let Some(free) = free_bytes(file).filter(|&free| size > free) {
+        tracing::warn!(
+            path = %path.display(),
+            size_bytes = size,
+            free_bytes = free,
+            "the sparse file is larger than the free space on its file system; writes will run \
+             out of space (ENOSPC) once it fills"
+        );
+    }
+    tracing::info!(path = %path.display(), bytes = size, "creating the file sparse");
+    file.set_len(size)
+        .with_context(|| format!("cannot set {} to {size} B", path.display()))?;
+    Ok(())
+}
+
+/// Bytes an unprivileged writer may still use on the file's file system, when known.
+fn free_bytes(file: &File) -> Option<u64> {
     // SAFETY: `statvfs` is plain data; zeroed is a valid value and fstatvfs overwrites it.
     let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: the descriptor is open for the call and `vfs` is a valid place to write.
     if unsafe { libc::fstatvfs(file.as_raw_fd(), &mut vfs) } != 0 {
         tracing::debug!(
-            "statvfs failed: {}; laying out without a free-space check",
+            "statvfs failed: {}; going on without a free-space check",
             std::io::Error::last_os_error()
         );
-        return Ok(());
+        return None;
     }
-    let free = vfs.f_bavail as u64 * vfs.f_frsize as u64;
+    Some(vfs.f_bavail as u64 * vfs.f_frsize as u64)
+}
+
+fn check_free_space(file: &File, needed: u64, path: &Path) -> Checked<()> {
+    let Some(free) = free_bytes(file) else {
+        return Ok(());
+    };
     if needed > free {
         return Err(Problem::Failed(anyhow::anyhow!(
             "laying out {} needs {needed} B but its file system has {free} B free; free some \
@@ -380,8 +474,17 @@ fn check_free_space(file: &File, needed: u64, path: &Path) -> Checked<()> {
     Ok(())
 }
 
-/// The size recorded by plimsoll's marker, if the file carries one.
-fn read_marker(path: &Path) -> Option<u64> {
+/// What the marker says of a file of `len` bytes.
+fn read_mark(path: &Path, len: u64) -> Mark {
+    match read_marker(path) {
+        Some((size, sparse)) if size == len && sparse => Mark::Sparse,
+        Some((size, _)) if size == len => Mark::Full,
+        _ => Mark::Foreign,
+    }
+}
+
+/// The size recorded by plimsoll's marker and whether it says sparse, if the file carries one.
+fn read_marker(path: &Path) -> Option<(u64, bool)> {
     let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut value = [0u8; 64];
     // SAFETY: both strings are NUL-terminated and `value` has room for the length given.
@@ -394,11 +497,16 @@ fn read_marker(path: &Path) -> Option<u64> {
         )
     };
     let text = std::str::from_utf8(value.get(..usize::try_from(n).ok()?)?).ok()?;
-    text.strip_prefix("size=")?.parse().ok()
+    let text = text.strip_prefix("size=")?;
+    let (size, sparse) = match text.strip_suffix(";sparse") {
+        Some(size) => (size, true),
+        None => (text, false),
+    };
+    Some((size.parse().ok()?, sparse))
 }
 
-fn write_marker(file: &File, size: u64) {
-    let value = format!("size={size}");
+fn write_marker(file: &File, size: u64, sparse: bool) {
+    let value = format!("size={size}{}", if sparse { ";sparse" } else { "" });
     // SAFETY: the name is NUL-terminated, the value is read for the length given, and the
     // descriptor is open for the call.
     let status = unsafe {
