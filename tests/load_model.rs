@@ -95,14 +95,18 @@ fn redis_keys_are_checked_with_suggestions() {
 }
 
 #[test]
-fn tls_urls_are_refused_before_load_with_the_reason() {
-    let text = format!("{}\n", JOB.replace("redis://", "rediss://"));
-    let error = load_str("w.toml", &text).unwrap_err().to_string();
-    assert!(error.contains("w.toml:7:7:"), "{error}");
+fn tls_keys_on_a_plain_url_are_refused_before_load_at_their_line() {
+    let message = only("tls_insecure = true\n");
+    assert!(message.contains("w.toml:8:"), "{message}");
     assert!(
-        error.contains("rediss:// (TLS) is not supported"),
-        "{error}"
+        message.contains("tls_insecure needs a TLS URL"),
+        "{message}"
     );
+    let tls = JOB.replace("redis://", "rediss://");
+    let text = format!("{tls}tls_ca = \"ca.pem\"\ntls_insecure = true\n");
+    let error = load_str("w.toml", &text).unwrap_err().to_string();
+    assert!(error.contains("tls_ca would never be used"), "{error}");
+    load_str("w.toml", &format!("{tls}tls_ca = \"ca.pem\"\n")).expect("a TLS job loads");
 }
 
 #[test]

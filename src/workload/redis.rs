@@ -3,7 +3,10 @@
 //!
 //! The URL is kept as written (it may hold a password) but never shown: serializing a job, as
 //! the results file does, writes it with the password replaced by `***`. Connecting and
-//! sending is the driver's business (`crate::drivers::redis`).
+//! sending is the driver's business (`crate::drivers::redis`), and so is reading `tls_ca`:
+//! whether that file exists and holds certificates is found out when the job is prepared.
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -25,6 +28,13 @@ pub struct RedisJob {
     /// `redis://[user][:password]@host[:port][/db]`. Shown with the password as `***`.
     #[serde(serialize_with = "serialize_redacted")]
     pub url: String,
+    /// `rediss://` only: a PEM file of the CA certificates to trust in place of the system's.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
+    /// `rediss://` only: accept any server certificate, for self-signed test targets.
+    /// Default false.
+    #[serde(default)]
+    pub tls_insecure: bool,
     /// Connections to the server, spread over `threads`. Default 1.
     #[serde(default = "one")]
     pub connections: u32,
@@ -221,6 +231,7 @@ pub(crate) fn check(job: &RedisJob, path: &FieldPath) -> Vec<Finding> {
         }
     };
     check_url(&job.url, path, &mut ensure);
+    check_tls(job, path, &mut ensure);
     for (key, value, max) in [
         ("connections", job.connections, MAX_CONNECTIONS),
         ("pipeline", job.pipeline, MAX_PIPELINE),
@@ -261,19 +272,36 @@ pub(crate) fn check(job: &RedisJob, path: &FieldPath) -> Vec<Finding> {
 fn check_url(url: &str, path: &FieldPath, ensure: &mut impl FnMut(bool, FieldPath, String)) {
     let scheme = url.split_once("://").map(|(s, _)| s);
     ensure(
-        scheme != Some("rediss"),
-        path.key("url"),
-        "rediss:// (TLS) is not supported by this build: every rustls crypto provider needs C \
-         code, which plimsoll does not build; use redis:// (through a TLS tunnel if needed)"
-            .into(),
-    );
-    ensure(
         matches!(scheme, Some("redis" | "rediss" | "redis+unix" | "unix")),
         path.key("url"),
         format!(
             "url `{}` is not a Redis URL; write it like `redis://:password@127.0.0.1:6379/0`",
             redact_url(url)
         ),
+    );
+}
+
+/// The TLS keys mean something only over TLS, and trusting a CA means nothing when nothing
+/// is verified: either mistake would leave the user believing in a check that never runs.
+fn check_tls(job: &RedisJob, path: &FieldPath, ensure: &mut impl FnMut(bool, FieldPath, String)) {
+    let over_tls = job.url.starts_with("rediss://");
+    ensure(
+        over_tls || job.tls_ca.is_none(),
+        path.key("tls_ca"),
+        "tls_ca needs a TLS URL; write the url as `rediss://host:port`, or remove tls_ca".into(),
+    );
+    ensure(
+        over_tls || !job.tls_insecure,
+        path.key("tls_insecure"),
+        "tls_insecure needs a TLS URL; write the url as `rediss://host:port`, or remove \
+         tls_insecure"
+            .into(),
+    );
+    ensure(
+        !(job.tls_insecure && job.tls_ca.is_some()),
+        path.key("tls_insecure"),
+        "tls_insecure skips certificate checks, so tls_ca would never be used; keep one of them"
+            .into(),
     );
 }
 

@@ -7,6 +7,7 @@
 //! keeps no figures itself (the recorder does). The URL's password never leaves it: facts,
 //! logs and errors use the redacted URL.
 
+mod client;
 mod commands;
 mod lane;
 mod link;
@@ -79,8 +80,7 @@ impl PreparedRedis {
             source,
         };
         let url = redact_url(&job.url);
-        let client =
-            client(&job.url).map_err(|e| input(format!("url `{url}` is not usable: {e}")))?;
+        let client = client::client(job).map_err(input)?;
         let plan = Plan::new(job).map_err(|e| input(format!("keys: {e}")))?;
         let (version, prefill) = prefill::check_and_fill(job, &client, &plan)
             .map_err(|e| failed(e.context(format!("cannot use the Redis server at {url}"))))?;
@@ -192,15 +192,6 @@ impl PreparedRedis {
             })
             .collect()
     }
-}
-
-/// A client whose sockets send at once: with Nagle's algorithm on, a pipeline written while
-/// an earlier segment awaits its ACK waits for the peer's delayed ACK (up to 40 ms).
-fn client(url: &str) -> redis::RedisResult<redis::Client> {
-    use redis::IntoConnectionInfo as _;
-    let info = url.into_connection_info()?;
-    let tcp = info.tcp_settings().clone().set_nodelay(true);
-    redis::Client::open(info.set_tcp_settings(tcp))
 }
 
 fn describe(
