@@ -158,10 +158,12 @@ fn a_one_second_stall_under_an_open_model_shows_in_latency_not_in_service_time()
          load = { model = \"open\", rate = \"1k\", max_in_flight = 4 }\n",
     );
     let latency = latency(&results);
-    let held = above(&latency, 20 * MS);
+    // Above 100 ms rather than just above normal: on a loaded machine ordinary operations can
+    // take tens of milliseconds, but not a hundred. Slots before 2.9 s wait over 100 ms.
+    let held = above(&latency, 100 * MS);
     assert!(
-        (960..=1_010).contains(&held),
-        "{held} operations held by the stall"
+        (870..=950).contains(&held),
+        "{held} operations held over 100 ms by the stall, about 900 expected"
     );
     for (over_ms, expected) in [(250, 750), (500, 500), (750, 250)] {
         let n = above(&latency, over_ms * MS);
