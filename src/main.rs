@@ -27,7 +27,13 @@ fn main() -> ExitCode {
 }
 
 fn validate(path: &Path) -> u8 {
-    match workload::load_file(path) {
+    let checked = workload::load_file(path)
+        .map_err(|e| e.to_string())
+        .and_then(|w| {
+            runner::check(&w).map_err(|e| located(path, &e))?;
+            Ok(w)
+        });
+    match checked {
         Ok(w) => {
             println!(
                 "{}: ok ({} job{})",
@@ -41,12 +47,22 @@ fn validate(path: &Path) -> u8 {
     }
 }
 
+/// A setup refusal names the workload file too, as every other input error does.
+fn located(path: &Path, error: &SetupError) -> String {
+    format!("{}: {error}", path.display())
+}
+
 fn run(args: RunArgs) -> u8 {
     let (path, quiet) = (args.workload.as_deref(), args.quiet);
     let workload = match load(path) {
         Ok(w) => w,
         Err(e) => return fail(exit::BAD_INPUT, &e),
     };
+    if let Some(folder) = &args.output
+        && let Err(message) = check_output_folder(folder)
+    {
+        return fail(exit::BAD_INPUT, &message);
+    }
     let stop = match install_interrupt_flag() {
         Ok(stop) => stop,
         Err(e) => return fail(exit::FAILURE, &e),
@@ -56,10 +72,15 @@ fn run(args: RunArgs) -> u8 {
     };
     let results = match runner::run(&workload, path, &stop, options) {
         Ok(results) => results,
-        Err(e @ SetupError::Input { .. }) => return fail(exit::BAD_INPUT, &e),
+        Err(e @ SetupError::Input { .. }) => {
+            let label = path.unwrap_or(Path::new("(built-in quickstart)"));
+            return fail(exit::BAD_INPUT, &located(label, &e));
+        }
         Err(e @ SetupError::Failed { .. }) => return fail(exit::FAILURE, &e),
     };
-    let folder = args.output.unwrap_or_else(|| default_folder(&workload));
+    let folder = args
+        .output
+        .unwrap_or_else(|| default_folder(&workload, &results.started_at));
     let output = folder.join("results.json");
     if let Err(e) = results.write(&output) {
         let message = format!("cannot write results to {}: {e}", output.display());
@@ -129,24 +150,49 @@ fn install_interrupt_flag() -> std::io::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-fn default_folder(workload: &Workload) -> PathBuf {
-    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .replace([':', '-'], "")
-        .trim_end_matches('Z')
-        .to_owned();
+fn default_folder(workload: &Workload, started_at: &str) -> PathBuf {
+    // RFC 3339 without separators, Z kept so the folder says its time zone.
+    let stamp = started_at.replace([':', '-'], "");
     let name: String = workload
         .name
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' => c,
+            _ => '_',
         })
         .collect();
-    PathBuf::from("reports").join(format!("{name}-{stamp}"))
+    let base = PathBuf::from("reports").join(format!("{name}-{stamp}"));
+    // Two runs started in the same second get folders of their own.
+    (1..)
+        .map(|n| match n {
+            1 => base.clone(),
+            n => base.with_file_name(format!("{name}-{stamp}-{n}")),
+        })
+        .find(|candidate| !candidate.exists())
+        .expect("some suffix is free")
+}
+
+/// A run writes into a new or empty folder, so it never replaces files it did not make,
+/// earlier results included.
+fn check_output_folder(folder: &Path) -> Result<(), String> {
+    match std::fs::read_dir(folder).map(|mut entries| entries.next().is_some()) {
+        Ok(true) => Err(format!(
+            "the output folder {} already holds files; give --output a new or empty folder \
+             (a run never replaces files it did not make)",
+            folder.display()
+        )),
+        Ok(false) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(_) if folder.is_file() => Err(format!(
+            "--output {} is a file; it names the run's folder, which will hold results.json \
+             and the report",
+            folder.display()
+        )),
+        Err(e) => Err(format!(
+            "cannot use {} as the output folder: {e}",
+            folder.display()
+        )),
+    }
 }
 
 fn fail(code: u8, error: &dyn std::fmt::Display) -> u8 {
@@ -170,6 +216,7 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .init();
 }

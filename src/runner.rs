@@ -65,6 +65,11 @@ impl PreparedJob for PreparedDisk {
         serde_json::to_value(PreparedDisk::target(self)).unwrap_or_default()
     }
 
+    fn load(&self, duration: Duration) -> LoadFacts {
+        let depth = u64::from(PreparedDisk::target(self).queue_depth);
+        LoadFacts::closed(self.workers() as u64 * depth, duration)
+    }
+
     fn run_worker(
         &self,
         worker: usize,
@@ -162,6 +167,15 @@ pub fn run(
         outcome,
         stop,
     ))
+}
+
+/// The checks setup makes before it touches anything, for `plimsoll validate`. Targets that
+/// need a connection (Redis) are only checked when the run connects.
+pub fn check(workload: &Workload) -> Result<(), SetupError> {
+    workload.jobs.iter().try_for_each(|job| match job {
+        Job::Disk(disk) => PreparedDisk::check(disk),
+        Job::Redis(_) | Job::Null(_) => Ok(()),
+    })
 }
 
 fn prepare_all(workload: &Workload) -> Result<Vec<Box<dyn PreparedJob>>, SetupError> {

@@ -160,7 +160,7 @@ fn unaligned_direct_io_is_refused_before_load_naming_the_alignment() {
 fn sigint_mid_run_leaves_a_valid_results_file_marked_interrupted() {
     let dir = scratch();
     let workload = write_workload(dir.path(), &disk_workload(dir.path(), "0s", "30s", ""));
-    let output = dir.path().join("results.json");
+    let output = dir.path().join("run/results.json");
     let mut child = plimsoll()
         .arg("run")
         .arg(&workload)
@@ -201,7 +201,7 @@ fn sigint_mid_run_leaves_a_valid_results_file_marked_interrupted() {
 fn warmup_longer_than_the_run_ends_on_time_and_is_kept_apart() {
     let dir = scratch();
     let workload = write_workload(dir.path(), &disk_workload(dir.path(), "3s", "2s", ""));
-    let output = dir.path().join("results.json");
+    let output = dir.path().join("run/results.json");
     let started = Instant::now();
     let out = plimsoll()
         .arg("run")
@@ -240,4 +240,52 @@ fn warmup_longer_than_the_run_ends_on_time_and_is_kept_apart() {
         last_interval_start < 2_500_000_000,
         "no interval beyond the window"
     );
+}
+
+#[test]
+fn a_run_never_writes_into_a_folder_that_already_holds_files() {
+    let dir = scratch();
+    let workload = write_workload(dir.path(), &disk_workload(dir.path(), "0s", "1s", ""));
+    let mine = dir.path().join("index.html");
+    std::fs::write(&mine, "my notes").unwrap();
+    let out = plimsoll()
+        .arg("run")
+        .arg(&workload)
+        .arg("-o")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already holds files"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my notes");
+    assert!(!dir.path().join("results.json").exists());
+    assert!(
+        leftover_data_files(dir.path()).is_empty(),
+        "refused before any load"
+    );
+}
+
+#[test]
+fn validate_refuses_what_run_would_refuse_without_touching_the_file() {
+    let dir = scratch();
+    let mine = dir.path().join("mine.txt");
+    std::fs::write(&mine, "hi\n").unwrap();
+    let body = format!(
+        "name = \"v\"\nduration = \"1s\"\n[[jobs]]\nkind = \"disk\"\nname = \"w\"\n\
+         path = \"{}\"\npattern = \"write\"\n",
+        mine.display()
+    );
+    let workload = write_workload(dir.path(), &body);
+    for command in ["validate", "run"] {
+        let out = plimsoll().arg(command).arg(&workload).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("workload.toml: job `w`"),
+            "names the file: {stderr}"
+        );
+        assert!(stderr.contains("allow_existing"), "{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "hi\n");
 }

@@ -88,6 +88,15 @@ pub struct LoadResults {
     pub verdict: Option<String>,
 }
 
+/// What a closed-model job whose driver keeps no schedule sent: every operation that ended.
+fn completed_or_failed(totals: &JobTotals) -> u64 {
+    totals
+        .measured
+        .iter()
+        .map(|o| o.count + o.errors.total())
+        .sum()
+}
+
 impl LoadResults {
     pub fn build(facts: &LoadFacts, totals: &JobTotals, measured: Duration) -> Self {
         let window = measured.min(facts.duration).as_secs_f64();
@@ -109,7 +118,11 @@ impl LoadResults {
             skip_late_ns: facts.skip_late.map(|d| d.as_nanos() as u64),
             target_ops_per_s: target,
             scheduled_ops: scheduled,
-            sent_ops: s.sent,
+            sent_ops: if open || s.sent > 0 {
+                s.sent
+            } else {
+                completed_or_failed(totals)
+            },
             achieved_ops_per_s: achieved,
             late_ops: s.late,
             late_after_ns: LATE_AFTER.as_nanos() as u64,

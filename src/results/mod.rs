@@ -245,7 +245,12 @@ impl JobResults {
             .iter()
             .map(|i| IntervalResults {
                 start_ns: i.index * interval.as_nanos() as u64,
-                duration_ns: interval.as_nanos() as u64,
+                // The last interval ends with the measured window, not a full interval later,
+                // so rates re-derived from it are true.
+                duration_ns: (interval.as_nanos() as u64).min(
+                    (measured.as_nanos() as u64)
+                        .saturating_sub(i.index * interval.as_nanos() as u64),
+                ),
                 schedule: interval_schedule(i, facts.load.profile.is_some()),
                 counters: named(&facts.counter_names, &i.counters),
                 ops: names

@@ -35,7 +35,15 @@ impl ByteSize {
             format!("`{text}` is not a size; write it like `4KiB`, `64k` or `1GiB`")
         })?;
         let multiplier: u64 = match suffix.to_ascii_lowercase().as_str() {
-            "" | "b" => 1,
+            // A quoted number without a unit is more likely a forgotten unit than bytes, as
+            // with durations; a bare TOML integer is still bytes.
+            "" => {
+                return Err(format!(
+                    "`{text}` has no unit; write `{number}B` for bytes, or a unit such as \
+                     `{number}KiB`, or the number {number} without quotes"
+                ));
+            }
+            "b" => 1,
             "k" | "kb" | "kib" => 1 << 10,
             "m" | "mb" | "mib" => 1 << 20,
             "g" | "gb" | "gib" => 1 << 30,
@@ -252,7 +260,8 @@ mod tests {
         }
         assert_eq!(ByteSize::parse("1GiB"), Ok(ByteSize(1 << 30)));
         assert_eq!(ByteSize::parse("1.5M"), Ok(ByteSize(3 << 19)));
-        assert_eq!(ByteSize::parse("512"), Ok(ByteSize(512)));
+        assert_eq!(ByteSize::parse("512B"), Ok(ByteSize(512)));
+        assert!(ByteSize::parse("512").unwrap_err().contains("no unit"));
         assert!(ByteSize::parse("4 parsecs").is_err());
         assert!(ByteSize::parse("0.3").is_err());
     }

@@ -129,6 +129,16 @@ impl PreparedDisk {
         Self::build(job).map_err(|p| p.into_setup(&job.name))
     }
 
+    /// The checks `prepare` makes before it changes anything: block sizes, the target path,
+    /// and whether plimsoll may write there. `plimsoll validate` runs these.
+    pub fn check(job: &DiskJob) -> Result<(), SetupError> {
+        let checked = check_shape(job).and_then(|sizes| {
+            let resolved = target::resolve(job)?;
+            Plan::new(job, &sizes, resolved.size()).map(drop)
+        });
+        checked.map_err(|p| p.into_setup(&job.name))
+    }
+
     fn build(job: &DiskJob) -> Checked<PreparedDisk> {
         let sizes = check_shape(job)?;
         let resolved = target::resolve(job)?;

@@ -127,6 +127,11 @@ pub(crate) fn resolve(job: &DiskJob) -> Checked<Resolved> {
 /// `path` itself, or `<job name>.plimsoll.dat` inside it when it is a directory.
 fn data_path(job: &DiskJob) -> PathBuf {
     if !job.path.is_dir() {
+        // `dir/` names a directory even when it is missing; the file would be `dir/<job>...`,
+        // so the missing directory is what gets reported.
+        if job.path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+            return job.path.join(format!("{}.plimsoll.dat", job.name));
+        }
         return job.path.clone();
     }
     let name: String = job
