@@ -52,4 +52,9 @@ pub struct RunArgs {
     /// Write only results.json; `plimsoll report` can build the report from it later.
     #[arg(long)]
     pub no_report: bool,
+    /// A threshold the run must meet, like `p99 < 5ms` or `randread.read: p99 < 5ms` (scope
+    /// `job` or `job.op` optional; without one it applies to every operation of every job).
+    /// Repeatable. A failed threshold sets exit code 1.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<crate::gate::Threshold>,
 }

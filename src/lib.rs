@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod drivers;
 pub mod exit;
+pub mod gate;
 pub mod host;
 pub mod load;
 pub mod measure;

@@ -11,6 +11,7 @@ use clap::Parser as _;
 use plimsoll::cli::{Cli, Command, RunArgs};
 use plimsoll::drivers::SetupError;
 use plimsoll::exit;
+use plimsoll::gate::{self, Gate, Threshold};
 use plimsoll::results::{RunResults, RunStatus};
 use plimsoll::runner::{self, RunOptions};
 use plimsoll::workload::{self, Workload};
@@ -58,6 +59,10 @@ fn run(args: RunArgs) -> u8 {
         Ok(w) => w,
         Err(e) => return fail(exit::BAD_INPUT, &e),
     };
+    let gates = match command_line_gates(&args.thresholds, &workload) {
+        Ok(gates) => gates,
+        Err(e) => return fail(exit::BAD_INPUT, &e),
+    };
     if let Some(folder) = &args.output
         && let Err(message) = check_output_folder(folder)
     {
@@ -70,7 +75,7 @@ fn run(args: RunArgs) -> u8 {
     let options = RunOptions {
         progress: !quiet && std::io::stderr().is_terminal(),
     };
-    let results = match runner::run(&workload, path, &stop, options) {
+    let mut results = match runner::run(&workload, path, &stop, options) {
         Ok(results) => results,
         Err(e @ SetupError::Input { .. }) => {
             let label = path.unwrap_or(Path::new("(built-in quickstart)"));
@@ -78,6 +83,7 @@ fn run(args: RunArgs) -> u8 {
         }
         Err(e @ SetupError::Failed { .. }) => return fail(exit::FAILURE, &e),
     };
+    results.thresholds.extend(gate::evaluate(&gates, &results));
     let folder = args
         .output
         .unwrap_or_else(|| default_folder(&workload, &results.started_at));
@@ -124,8 +130,19 @@ fn load(path: Option<&Path>) -> Result<Workload, workload::WorkloadError> {
     }
 }
 
+/// `--threshold` expressions, their scopes resolved against the workload's jobs.
+fn command_line_gates(thresholds: &[Threshold], workload: &Workload) -> Result<Vec<Gate>, String> {
+    let names: Vec<&str> = workload.jobs.iter().map(|j| j.name()).collect();
+    let resolve =
+        |t: &Threshold| gate::run_gate(t, &names).map_err(|e| format!("--threshold `{t}`: {e}"));
+    thresholds.iter().map(resolve).collect()
+}
+
+/// A failed or interrupted run keeps its own code: its figures may not be the whole story.
 fn status_code(results: &RunResults) -> u8 {
+    let failed = results.thresholds.iter().any(|t| !t.passed);
     match results.status {
+        RunStatus::Complete if failed => exit::THRESHOLD_FAILED,
         RunStatus::Complete => exit::OK,
         RunStatus::Interrupted => exit::INTERRUPTED,
         RunStatus::Failed => {

@@ -342,7 +342,9 @@ fn assemble(
         jobs,
         resources: outcome.resources,
         checks: Vec::new(),
+        thresholds: Vec::new(),
     };
     results.checks = checks::evaluate(&results, workload);
+    results.thresholds = crate::gate::evaluate(&crate::gate::workload_gates(workload), &results);
     results
 }

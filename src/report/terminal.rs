@@ -32,7 +32,30 @@ pub fn summary(results: &RunResults) -> String {
         job_table(&mut out, job);
     }
     resources_and_checks(&mut out, results);
+    thresholds(&mut out, results);
     out
+}
+
+/// How many thresholds passed, then each failed one with what was measured.
+fn thresholds(out: &mut String, results: &RunResults) {
+    let all = &results.thresholds;
+    if all.is_empty() {
+        return;
+    }
+    let failed: Vec<_> = all.iter().filter(|t| !t.passed).collect();
+    let _ = writeln!(
+        out,
+        "\nthresholds: {} of {} passed",
+        all.len() - failed.len(),
+        all.len()
+    );
+    for t in failed {
+        let _ = writeln!(
+            out,
+            "  FAILED {}: `{}` (measured {})",
+            t.scope, t.expression, t.measured_text
+        );
+    }
 }
 
 /// One line of means and peaks from the sampler, then the checks: passed ones by name, the

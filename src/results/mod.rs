@@ -63,6 +63,10 @@ pub struct RunResults {
     /// The run's checks of its own figures. Empty in older results files.
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// Each threshold of the workload and the command line, checked where it applies.
+    /// Empty when none was set, and in older results files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<crate::gate::ThresholdResult>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -25,6 +25,10 @@ pub use null::{Delay, MAX_NULL_IN_FLIGHT, NullJob, RandomDelay, Stall};
 pub use redis::{KeyDistribution, KeySpace, MixEntry, MixOp, RedisJob, redact_url};
 pub use validate::{MAX_BLOCK_SIZE, MAX_QUEUE_DEPTH, MAX_WORKERS};
 
+pub(crate) use hints::suggest as suggest_name;
+
+use crate::gate::Threshold;
+
 use serde::{Deserialize, Serialize};
 
 use units::{ByteSize, HumanDuration, Rate, Share};
@@ -49,6 +53,9 @@ pub struct Workload {
     /// What the resource sampler follows. Default: on, the disk jobs' devices, no processes.
     #[serde(default)]
     pub monitor: MonitorSpec,
+    /// Thresholds for the whole run, each optionally scoped `job:` or `job.op:`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<Threshold>,
 }
 
 /// One job. The `kind` key selects the target; every kind shares the workload's phases and the
@@ -67,6 +74,15 @@ impl Job {
             Job::Disk(job) => &job.name,
             Job::Redis(job) => &job.name,
             Job::Null(job) => &job.name,
+        }
+    }
+
+    /// The job's own thresholds, each optionally scoped to one operation (`read: p99 < 5ms`).
+    pub fn thresholds(&self) -> &[Threshold] {
+        match self {
+            Job::Disk(job) => &job.thresholds,
+            Job::Redis(job) => &job.thresholds,
+            Job::Null(job) => &job.thresholds,
         }
     }
 }
@@ -142,6 +158,9 @@ pub struct DiskJob {
     /// Allow `path` to be a block device. Writes to it destroy its contents.
     #[serde(default)]
     pub allow_block_device: bool,
+    /// Thresholds for this job; see [`Job::thresholds`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<Threshold>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -83,7 +83,15 @@ mod tests {
     fn struct_fields_come_from_the_derive() {
         assert_eq!(
             fields::<Workload>(),
-            ["name", "duration", "warmup", "interval", "jobs", "monitor"]
+            [
+                "name",
+                "duration",
+                "warmup",
+                "interval",
+                "jobs",
+                "monitor",
+                "thresholds"
+            ]
         );
         assert!(fields::<DiskJob>().contains(&"queue_depth"));
         assert_eq!(fields::<Zone>(), ["access", "size"]);

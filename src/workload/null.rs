@@ -44,6 +44,9 @@ pub struct NullJob {
     pub seed: Option<u64>,
     #[serde(default)]
     pub load: LoadSpec,
+    /// Thresholds for this job; see [`super::Job::thresholds`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<crate::gate::Threshold>,
 }
 
 /// An operation's delay: a duration (`"1ms"`), or a table with a `kind`.

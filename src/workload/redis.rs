@@ -72,6 +72,9 @@ pub struct RedisJob {
     pub seed: Option<u64>,
     #[serde(default)]
     pub load: LoadSpec,
+    /// Thresholds for this job; see [`super::Job::thresholds`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<crate::gate::Threshold>,
 }
 
 /// One weighted entry of the mix: a built-in op, or a command template.

@@ -33,6 +33,7 @@ pub(crate) fn check(workload: &Workload) -> Vec<Finding> {
     let mut checks = Checks::default();
     checks.phases(workload);
     checks.job_names(workload);
+    checks.thresholds(workload);
     checks.0.extend(super::monitor::check(&workload.monitor));
     for (i, job) in workload.jobs.iter().enumerate() {
         match job {
@@ -105,6 +106,29 @@ impl Checks {
                     first.unwrap_or_default()
                 )
             });
+        }
+    }
+
+    /// Scopes that name no job, and per-job metrics given an operation. The syntax itself
+    /// was checked as the strings were read.
+    fn thresholds(&mut self, workload: &Workload) {
+        let names: Vec<&str> = workload.jobs.iter().map(Job::name).collect();
+        let top = workload.thresholds.iter().enumerate();
+        for (k, threshold) in top {
+            let checked = crate::gate::run_gate(threshold, &names);
+            self.refused(checked, FieldPath::root().key("thresholds").index(k));
+        }
+        for (i, job) in workload.jobs.iter().enumerate() {
+            for (k, threshold) in job.thresholds().iter().enumerate() {
+                let checked = crate::gate::job_gate(job.name(), threshold);
+                self.refused(checked, FieldPath::job(i).key("thresholds").index(k));
+            }
+        }
+    }
+
+    fn refused<T>(&mut self, checked: Result<T, String>, path: FieldPath) {
+        if let Err(message) = checked {
+            self.0.push(Finding::at(path, message));
         }
     }
 

@@ -1,0 +1,104 @@
+//! Thresholds end to end through the binary: a null job with a fixed 1 ms delay has a known
+//! p50, so a bound below it must fail with exit code 1 and be named, and one well above it
+//! must pass; a threshold on an operation that never ran fails; a malformed one is bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A one-second null job whose every operation takes 1 ms, with `extra` lines in the job.
+fn workload(dir: &Path, top: &str, job: &str) -> PathBuf {
+    let text = format!(
+        "name = \"gate\"\nduration = \"1s\"\n{top}\n\n[[jobs]]\nkind = \"null\"\nname = \"n\"\n\
+         delay = \"1ms\"\n{job}\n"
+    );
+    let path = dir.join("w.toml");
+    std::fs::write(&path, text).expect("write workload");
+    path
+}
+
+fn run(dir: &Path, workload: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plimsoll"))
+        .arg("run")
+        .arg(workload)
+        .args(["--no-report", "--output"])
+        .arg(dir.join("out"))
+        .args(args)
+        .output()
+        .expect("run plimsoll")
+}
+
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temp dir")
+}
+
+fn thresholds(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("out/results.json")).expect("results");
+    let results: Value = serde_json::from_str(&text).expect("json");
+    results["thresholds"].as_array().cloned().unwrap_or_default()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn a_broken_threshold_exits_1_and_is_named_with_its_measured_value() {
+    let dir = scratch();
+    let w = workload(dir.path(), "", "thresholds = [\"p50 < 100us\"]");
+    let output = run(dir.path(), &w, &[]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let summary = stdout(&output);
+    assert!(summary.contains("FAILED n.null: `p50 < 100us` (measured 1."), "{summary}");
+    let checked = thresholds(dir.path());
+    assert_eq!(checked.len(), 1);
+    assert_eq!(checked[0]["passed"], false);
+    assert_eq!(checked[0]["unit"], "ns");
+    let p50 = checked[0]["measured"].as_f64().expect("a measured p50");
+    assert!((1e6..5e6).contains(&p50), "p50 {p50} ns");
+}
+
+#[test]
+fn met_thresholds_exit_0_from_the_workload_and_the_command_line() {
+    let dir = scratch();
+    let top = "thresholds = [\"n: errors == 0\"]";
+    let w = workload(dir.path(), top, "thresholds = [\"null: p50 < 50ms\"]");
+    let output = run(dir.path(), &w, &["--threshold", "n.null: iops > 100"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let checked = thresholds(dir.path());
+    assert_eq!(checked.len(), 3);
+    assert!(checked.iter().all(|t| t["passed"] == true), "{checked:?}");
+    assert!(stdout(&output).contains("thresholds: 3 of 3 passed"));
+}
+
+#[test]
+fn a_threshold_on_an_operation_without_samples_fails() {
+    let dir = scratch();
+    let w = workload(dir.path(), "", "");
+    let output = run(dir.path(), &w, &["--threshold", "n.write: p99 < 1s"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let checked = thresholds(dir.path());
+    assert_eq!(checked[0]["scope"], "n.write");
+    assert_eq!(checked[0]["measured"], Value::Null);
+    assert!(stdout(&output).contains("no samples"));
+}
+
+#[test]
+fn bad_thresholds_exit_2_before_any_load() {
+    let dir = scratch();
+    let w = workload(dir.path(), "", "thresholds = [\"p999 < 3ms\"]");
+    let output = run(dir.path(), &w, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("w.toml:9:") && stderr.contains("did you mean `p99.9`?"),
+        "{stderr}"
+    );
+    let w = workload(dir.path(), "", "");
+    for bad in ["p99 < 5", "m.null: p99 < 5ms", "n.null: dropped == 0"] {
+        let output = run(dir.path(), &w, &["--threshold", bad]);
+        assert_eq!(output.status.code(), Some(2), "{bad}: {output:?}");
+    }
+    assert!(!dir.path().join("out").exists(), "nothing ran");
+}
