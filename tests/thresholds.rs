@@ -36,7 +36,10 @@ fn scratch() -> tempfile::TempDir {
 fn thresholds(dir: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(dir.join("out/results.json")).expect("results");
     let results: Value = serde_json::from_str(&text).expect("json");
-    results["thresholds"].as_array().cloned().unwrap_or_default()
+    results["thresholds"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn stdout(output: &Output) -> String {
@@ -50,7 +53,10 @@ fn a_broken_threshold_exits_1_and_is_named_with_its_measured_value() {
     let output = run(dir.path(), &w, &[]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let summary = stdout(&output);
-    assert!(summary.contains("FAILED n.null: `p50 < 100us` (measured 1."), "{summary}");
+    assert!(
+        summary.contains("FAILED n.null: `p50 < 100us` (measured 1."),
+        "{summary}"
+    );
     let checked = thresholds(dir.path());
     assert_eq!(checked.len(), 1);
     assert_eq!(checked[0]["passed"], false);
