@@ -239,3 +239,15 @@ fn null_keys_are_checked_with_suggestions() {
         ""
     );
 }
+
+/// Operations that start in warmup belong to it wherever they end, so a measured count is
+/// exact with a warmup too.
+#[test]
+fn a_count_after_a_warmup_is_exact() {
+    let text = workload("30s", "ops = 1001\nqueue_depth = 4\ndelay = \"200us\"\n")
+        .replace("duration = ", "warmup = \"300ms\"\nduration = ");
+    let (results, _) = run_with(&text, &AtomicBool::new(false));
+    assert_eq!(count(&results), 1001);
+    let warmup = job(&results).warmup.iter().map(|o| o.count).sum::<u64>();
+    assert!(warmup > 100, "warmup ran and was counted apart: {warmup}");
+}

@@ -179,6 +179,10 @@ impl JobState {
             open.absorb(stats);
             total.absorb(stats);
         }
+        for (warmup, stats) in self.totals.warmup.iter_mut().zip(&stats.ops) {
+            warmup.count += stats.warmup_tail;
+            warmup.bytes += stats.warmup_tail_bytes;
+        }
         open.schedule.add(&stats.schedule);
         self.totals.schedule.add(&stats.schedule);
         for (i, n) in stats.counters.iter().enumerate() {
@@ -278,12 +282,15 @@ mod tests {
         let totals = run_two_workers(&[
             (0, READ, 0.2),
             (1, READ, 0.7),
+            // Started 1 ms before measurement, ended just after: warmup's.
+            (1, READ, 1.0005),
             (0, READ, 1.1),
             (1, WRITE, 1.5),
             (0, READ, 2.2),
             (1, READ, 3.9),
         ]);
-        assert_eq!(totals.warmup[0].count, 2);
+        assert_eq!(totals.warmup[0].count, 3);
+        assert_eq!(totals.warmup[0].bytes, 3 * 4096);
         assert_eq!(totals.measured[0].count, 3);
         assert_eq!(totals.measured[1].count, 1);
         assert_eq!(

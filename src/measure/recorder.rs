@@ -65,6 +65,10 @@ pub struct OpStats {
     pub count: u64,
     pub bytes: u64,
     pub errors: ErrorTally,
+    /// Operations that started in warmup and ended after it: warmup's, whenever they end, so
+    /// the measured figures (and a measured operation count) start clean.
+    pub warmup_tail: u64,
+    pub warmup_tail_bytes: u64,
 }
 
 impl OpStats {
@@ -74,10 +78,12 @@ impl OpStats {
         self.count = 0;
         self.bytes = 0;
         self.errors.clear();
+        self.warmup_tail = 0;
+        self.warmup_tail_bytes = 0;
     }
 
     fn is_idle(&self) -> bool {
-        self.count == 0 && self.errors.total() == 0
+        self.count == 0 && self.errors.total() == 0 && self.warmup_tail == 0
     }
 }
 
@@ -221,6 +227,9 @@ impl Recorder {
     /// A completed operation, closed model: it was sent when it was meant to start.
     #[inline]
     pub fn record(&mut self, op: OpId, start: Instant, end: Instant, bytes: u64) {
+        if start < self.clock.measure_start && end >= self.clock.measure_start {
+            return self.record_warmup_tail(op, end, bytes);
+        }
         let stats = self.stats_at(op, end);
         stats.latency.record(nanos_between(start, end));
         stats.count += 1;
@@ -238,6 +247,9 @@ impl Recorder {
         end: Instant,
         bytes: u64,
     ) {
+        if intended < self.clock.measure_start && end >= self.clock.measure_start {
+            return self.record_warmup_tail(op, end, bytes);
+        }
         let stats = self.stats_at(op, end);
         stats.latency.record(nanos_between(intended, end));
         stats.service.record(nanos_between(sent, end));
@@ -289,6 +301,13 @@ impl Recorder {
     }
 
     #[inline]
+    #[cold]
+    fn record_warmup_tail(&mut self, op: OpId, end: Instant, bytes: u64) {
+        let stats = self.stats_at(op, end);
+        stats.warmup_tail += 1;
+        stats.warmup_tail_bytes += bytes;
+    }
+
     fn stats_at(&mut self, op: OpId, end: Instant) -> &mut OpStats {
         &mut self.current_at(end).ops[op.0 as usize]
     }
