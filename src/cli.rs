@@ -30,6 +30,10 @@ pub enum Command {
         #[arg(short, long, value_name = "DIR")]
         output: Option<PathBuf>,
     },
+    /// Compare two results files, metric by metric, with a noise-aware verdict each.
+    ///
+    /// Exit codes: 0 no regression beyond the budget; 1 a metric regressed; 2 bad input.
+    Compare(CompareArgs),
     /// Check a workload file without running it.
     Validate {
         /// The workload file (TOML).
@@ -57,4 +61,35 @@ pub struct RunArgs {
     /// Repeatable. A failed threshold sets exit code 1.
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<crate::gate::Threshold>,
+    #[command(flatten)]
+    pub ci: CiArgs,
+}
+
+/// CI outputs, for `run` and `compare`. With GITHUB_STEP_SUMMARY set, the Markdown summary
+/// is also appended to that file.
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// Write a JUnit XML file: one test case per threshold (run) or compared metric (compare).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary, ready for a pull-request comment.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The results file to compare against.
+    pub baseline: PathBuf,
+    /// The results file under test.
+    pub candidate: PathBuf,
+    /// The smallest change that counts as a regression or an improvement.
+    #[arg(long, value_name = "PCT", default_value = "5%", value_parser = crate::compare::parse_percent)]
+    pub min_effect: f64,
+    /// A regression allowed before the comparison fails: `10%` for every metric, or
+    /// `p99=10%` for one (throughput, p50, p99, p99.9). Repeatable. Default: none.
+    #[arg(long = "budget", value_name = "[METRIC=]PCT")]
+    pub budgets: Vec<crate::compare::Budget>,
+    #[command(flatten)]
+    pub ci: CiArgs,
 }

@@ -4,7 +4,9 @@
 //! their drivers while workers record into the measurement path ([`measure`]), the runner
 //! gathers [`results`], and renderers ([`report`]) show them.
 
+pub mod ci;
 pub mod cli;
+pub mod compare;
 pub mod drivers;
 pub mod exit;
 pub mod gate;

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Parser as _;
 
-use plimsoll::cli::{Cli, Command, RunArgs};
+use plimsoll::cli::{CiArgs, Cli, Command, CompareArgs, RunArgs};
 use plimsoll::drivers::SetupError;
 use plimsoll::exit;
 use plimsoll::gate::{self, Gate, Threshold};
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let code = match cli.command {
         Command::Run(args) => run(args),
+        Command::Compare(args) => compare(&args),
         Command::Validate { workload } => validate(&workload),
         Command::Report { results, output } => report(&results, output),
     };
@@ -121,6 +122,35 @@ fn report(path: &Path, output: Option<PathBuf>) -> u8 {
         }
         Err(e) => fail(exit::FAILURE, &e),
     }
+}
+
+fn compare(args: &CompareArgs) -> u8 {
+    let read = |path: &Path| RunResults::read(path).map_err(|e| format!("{e:#}"));
+    let (baseline, candidate) = match (read(&args.baseline), read(&args.candidate)) {
+        (Ok(b), Ok(c)) => (b, c),
+        (Err(e), _) | (_, Err(e)) => return fail(exit::BAD_INPUT, &e),
+    };
+    let options = plimsoll::compare::Options {
+        min_effect_pct: args.min_effect,
+        budgets: args.budgets.clone(),
+    };
+    let comparison = plimsoll::compare::compare(&baseline, &candidate, &options);
+    for warning in &comparison.warnings {
+        eprintln!("plimsoll: warning: {warning}");
+    }
+    print!("{}", comparison.table());
+    let junit = plimsoll::ci::junit("plimsoll compare", &comparison.test_cases());
+    if let Err(e) = write_ci(&args.ci, &junit, &comparison.markdown()) {
+        return fail(exit::FAILURE, &e);
+    }
+    match comparison.failed() {
+        true => exit::THRESHOLD_FAILED,
+        false => exit::OK,
+    }
+}
+
+fn write_ci(ci: &CiArgs, junit: &str, markdown: &str) -> Result<(), String> {
+    plimsoll::ci::write_outputs(ci.junit.as_deref(), ci.markdown.as_deref(), junit, markdown)
 }
 
 fn load(path: Option<&Path>) -> Result<Workload, workload::WorkloadError> {

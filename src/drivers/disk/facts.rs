@@ -1,9 +1,13 @@
-//! Cheap facts about where a file lives: its file system type and the block device under it.
+//! Where a disk job's file lives: its file system and the block device under it, as the
+//! results and error messages name them. Paths are described by [`crate::host::PathFacts`]
+//! (the mount table knows ext4 from ext2, which statfs does not); a block device target is
+//! its own device.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::host::PathFacts;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FsFacts {
@@ -12,10 +16,20 @@ pub(crate) struct FsFacts {
 }
 
 impl FsFacts {
-    pub fn of(file: &File) -> Self {
+    pub fn of(file: &File, path: &Path) -> Self {
+        let is_device = file
+            .metadata()
+            .is_ok_and(|m| m.file_type().is_block_device());
+        if is_device {
+            return FsFacts {
+                file_system: None,
+                device: device_dir(file).and_then(name_of),
+            };
+        }
+        let facts = PathFacts::for_path(path);
         FsFacts {
-            file_system: file_system(file),
-            device: device_dir(file).and_then(name_of),
+            file_system: facts.fs_type,
+            device: facts.device,
         }
     }
 
@@ -45,41 +59,4 @@ pub(crate) fn device_dir(file: &File) -> Option<PathBuf> {
 
 fn name_of(dir: PathBuf) -> Option<String> {
     dir.file_name().map(|n| n.to_string_lossy().into_owned())
-}
-
-fn file_system(file: &File) -> Option<String> {
-    // SAFETY: `statfs` is plain data; zeroed is a valid value that fstatfs overwrites.
-    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: the descriptor is open for the call and `fs` is a valid place to write.
-    if unsafe { libc::fstatfs(file.as_raw_fd(), &mut fs) } != 0 {
-        return None;
-    }
-    let magic = fs.f_type as u64 & 0xFFFF_FFFF;
-    Some(magic_name(magic).map_or_else(|| format!("fs 0x{magic:x}"), str::to_owned))
-}
-
-/// The names of common file systems' `f_type` magic numbers (see statfs(2)).
-fn magic_name(magic: u64) -> Option<&'static str> {
-    Some(match magic {
-        0xEF53 => "ext4",
-        0x5846_5342 => "xfs",
-        0x9123_683E => "btrfs",
-        0xF2F5_2010 => "f2fs",
-        0x2FC1_2FC1 => "zfs",
-        0xCA45_1A4E => "bcachefs",
-        0x0102_1994 => "tmpfs",
-        0x794C_7630 => "overlayfs",
-        0x6969 => "nfs",
-        0xFF53_4D42 => "cifs",
-        0x6573_5546 => "fuse",
-        0x6264_6576 => "devtmpfs",
-        0x4244 => "hfs",
-        0x4D44 => "vfat",
-        0x5346_544E => "ntfs",
-        0x2011_BAB0 => "exfat",
-        0x0187 => "autofs",
-        0x6265_6572 => "sysfs",
-        0x9FA0 => "proc",
-        _ => return None,
-    })
 }

@@ -294,7 +294,7 @@ fn sync_engine(
 }
 
 fn describe(job: &DiskJob, target: &Target, removal: &Removal, engines: &Engines) -> DiskTarget {
-    let facts = facts::FsFacts::of(&target.file);
+    let facts = facts::FsFacts::of(&target.file, &target.path);
     DiskTarget {
         path: target.path.clone(),
         engine: engines.name,

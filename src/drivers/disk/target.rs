@@ -318,7 +318,7 @@ impl Resolved {
             let place = format!(
                 "{} ({})",
                 self.path.display(),
-                FsFacts::of(&file).describe()
+                FsFacts::of(&file, &self.path).describe()
             );
             align::check(alignment, sizes, self.size, &place)?;
             Some(alignment)

@@ -1,0 +1,588 @@
+//! Baseline comparison: two results files, per job and operation, throughput and latency
+//! percentiles side by side, with a noise-aware verdict per metric.
+//!
+//! The verdict rests on the per-interval values of both runs: a bootstrap confidence interval
+//! of the difference in medians (seeded, a fixed number of resamples, so the same files always
+//! give the same answer). A metric changed only when that interval excludes zero and the change
+//! of the whole-run figure is beyond the minimum effect. This module computes and renders the
+//! comparison; it does not read files or choose exit codes (`main` does), and CI formats live
+//! in [`crate::ci`].
+
+use std::fmt::Write as _;
+
+use crate::ci::TestCase;
+use crate::report::format;
+use crate::results::{IntervalOpResults, IntervalResults, JobResults, OpResults, RunResults};
+
+/// Resamples per bootstrap; enough for a stable 95 % interval, cheap for a few dozen intervals.
+const RESAMPLES: usize = 2000;
+/// Fixed so the same two files always give the same intervals and verdicts.
+const SEED: u64 = 0x706c_696d_736f_6c6c;
+/// An interval shorter than this share of the run's interval (the last one, cut short) is left
+/// out: its rate and percentiles rest on too few operations.
+const FULL_SHARE: f64 = 0.5;
+
+/// What the user allows: the smallest change that counts, and per metric the regression that
+/// may pass without failing the comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// In percent: changes at or below it are no significant change.
+    pub min_effect_pct: f64,
+    pub budgets: Vec<Budget>,
+}
+
+/// A regression allowed, in percent, for one metric or (without one) all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Budget {
+    pub metric: Option<Metric>,
+    pub pct: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Throughput,
+    P50,
+    P99,
+    P99_9,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Regression,
+    Improvement,
+    NoChange,
+}
+
+/// One metric of one operation in both runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricComparison {
+    /// `job.op`.
+    pub scope: String,
+    pub metric: Metric,
+    pub baseline: Option<f64>,
+    pub candidate: Option<f64>,
+    /// Candidate against baseline in percent; absent when either side has no value.
+    pub change_pct: Option<f64>,
+    /// 95 % bootstrap interval of the candidate's median minus the baseline's, per interval,
+    /// in the metric's unit; absent with fewer than two intervals on a side.
+    pub interval: Option<(f64, f64)>,
+    pub verdict: Verdict,
+    /// A regression beyond the budget: this fails the comparison.
+    pub failed: bool,
+}
+
+/// The whole comparison: each metric, and what differs between the runs besides the figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub metrics: Vec<MetricComparison>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionError {
+    #[error("`{0}` is not a percentage; write it like `5%`")]
+    BadPercent(String),
+    #[error("unknown metric `{0}` in a budget; use throughput, p50, p99 or p99.9")]
+    UnknownMetric(String),
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            min_effect_pct: 5.0,
+            budgets: Vec::new(),
+        }
+    }
+}
+
+impl Metric {
+    pub const ALL: [Metric; 4] = [Metric::Throughput, Metric::P50, Metric::P99, Metric::P99_9];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Throughput => "throughput",
+            Metric::P50 => "p50",
+            Metric::P99 => "p99",
+            Metric::P99_9 => "p99.9",
+        }
+    }
+
+    fn higher_is_better(self) -> bool {
+        self == Metric::Throughput
+    }
+
+    fn whole_run(self, op: &OpResults) -> Option<f64> {
+        let l = &op.latency_ns;
+        match self {
+            Metric::Throughput => Some(op.ops_per_s),
+            Metric::P50 => l.p50.map(|v| v as f64),
+            Metric::P99 => l.p99.map(|v| v as f64),
+            Metric::P99_9 => l.p99_9.map(|v| v as f64),
+        }
+    }
+
+    fn per_interval(self, interval: &IntervalResults, op: &IntervalOpResults) -> Option<f64> {
+        let l = &op.latency_ns;
+        match self {
+            Metric::Throughput if interval.duration_ns > 0 => {
+                Some(op.count as f64 * 1e9 / interval.duration_ns as f64)
+            }
+            Metric::Throughput => None,
+            Metric::P50 => l.p50.map(|v| v as f64),
+            Metric::P99 => l.p99.map(|v| v as f64),
+            Metric::P99_9 => l.p99_9.map(|v| v as f64),
+        }
+    }
+
+    /// The value as people read it.
+    pub fn show(self, value: Option<f64>) -> String {
+        match (self, value) {
+            (_, None) => "-".to_owned(),
+            (Metric::Throughput, Some(v)) => format!("{}/s", format::count(v)),
+            (_, Some(v)) => format::latency(Some(v.round() as u64)),
+        }
+    }
+
+    fn show_delta(self, delta: f64) -> String {
+        let sign = if delta < 0.0 { "-" } else { "+" };
+        format!("{sign}{}", self.show(Some(delta.abs())))
+    }
+}
+
+impl std::str::FromStr for Metric {
+    type Err = OptionError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let name = text.trim();
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.name() == name || (name == "iops" && *m == Metric::Throughput))
+            .ok_or_else(|| OptionError::UnknownMetric(name.to_owned()))
+    }
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Regression => "regression",
+            Verdict::Improvement => "improvement",
+            Verdict::NoChange => "no significant change",
+        }
+    }
+}
+
+/// `5%`, `5` or `0.5 %`: a non-negative percentage.
+pub fn parse_percent(text: &str) -> Result<f64, OptionError> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(OptionError::BadPercent(text.to_owned())),
+    }
+}
+
+impl std::str::FromStr for Budget {
+    type Err = OptionError;
+
+    /// `10%` for every metric, or `p99=10%` for one.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.split_once('=') {
+            Some((metric, pct)) => Ok(Budget {
+                metric: Some(metric.parse()?),
+                pct: parse_percent(pct)?,
+            }),
+            None => Ok(Budget {
+                metric: None,
+                pct: parse_percent(text)?,
+            }),
+        }
+    }
+}
+
+impl Options {
+    /// The regression allowed for `metric`: its own budget, else the general one, else none.
+    fn budget(&self, metric: Metric) -> f64 {
+        let own = self.budgets.iter().rev().find(|b| b.metric == Some(metric));
+        let general = self.budgets.iter().rev().find(|b| b.metric.is_none());
+        own.or(general).map_or(0.0, |b| b.pct)
+    }
+}
+
+/// Compares every operation the two runs share, metric by metric.
+pub fn compare(baseline: &RunResults, candidate: &RunResults, options: &Options) -> Comparison {
+    let mut warnings = differences(baseline, candidate);
+    let mut metrics = Vec::new();
+    for job in &baseline.jobs {
+        let Some(other) = candidate.jobs.iter().find(|j| j.name == job.name) else {
+            warnings.push(format!("job `{}` is only in the baseline", job.name));
+            continue;
+        };
+        metrics.extend(compare_job(
+            job,
+            other,
+            (baseline, candidate),
+            options,
+            &mut warnings,
+        ));
+    }
+    for job in candidate
+        .jobs
+        .iter()
+        .filter(|j| !has_job(baseline, &j.name))
+    {
+        warnings.push(format!("job `{}` is only in the candidate", job.name));
+    }
+    Comparison { metrics, warnings }
+}
+
+fn has_job(results: &RunResults, name: &str) -> bool {
+    results.jobs.iter().any(|j| j.name == name)
+}
+
+fn compare_job(
+    base: &JobResults,
+    cand: &JobResults,
+    runs: (&RunResults, &RunResults),
+    options: &Options,
+    warnings: &mut Vec<String>,
+) -> Vec<MetricComparison> {
+    let mut out = Vec::new();
+    for op in &base.operations {
+        let Some(other) = cand.operations.iter().find(|o| o.op == op.op) else {
+            warnings.push(format!(
+                "operation `{}.{}` is only in the baseline",
+                base.name, op.op
+            ));
+            continue;
+        };
+        let sides = (Side::new(runs.0, base, op), Side::new(runs.1, cand, other));
+        out.extend(Metric::ALL.map(|m| compare_metric(m, &sides, options)));
+    }
+    out
+}
+
+/// One operation in one run: the whole-run figures and its intervals.
+struct Side<'a> {
+    job: &'a str,
+    op: &'a OpResults,
+    intervals: Vec<(&'a IntervalResults, &'a IntervalOpResults)>,
+}
+
+impl<'a> Side<'a> {
+    fn new(run: &RunResults, job: &'a JobResults, op: &'a OpResults) -> Self {
+        let shortest = run.interval_ns as f64 * FULL_SHARE;
+        let intervals = job
+            .intervals
+            .iter()
+            .filter(|i| i.duration_ns as f64 >= shortest)
+            .filter_map(|i| i.ops.iter().find(|o| o.op == op.op).map(|o| (i, o)))
+            .collect();
+        Side {
+            job: &job.name,
+            op,
+            intervals,
+        }
+    }
+
+    fn series(&self, metric: Metric) -> Vec<f64> {
+        let values = self.intervals.iter();
+        values
+            .filter_map(|(i, o)| metric.per_interval(i, o))
+            .collect()
+    }
+}
+
+fn compare_metric(metric: Metric, sides: &(Side, Side), options: &Options) -> MetricComparison {
+    let (baseline, candidate) = (metric.whole_run(sides.0.op), metric.whole_run(sides.1.op));
+    let change_pct = match (baseline, candidate) {
+        (Some(b), Some(c)) if b == c => Some(0.0),
+        (Some(b), Some(c)) if b != 0.0 => Some((c - b) / b * 100.0),
+        _ => None,
+    };
+    let interval = bootstrap(&sides.0.series(metric), &sides.1.series(metric));
+    let verdict = verdict(metric, change_pct, interval, options.min_effect_pct);
+    let beyond_budget = change_pct.is_some_and(|c| c.abs() > options.budget(metric));
+    MetricComparison {
+        scope: format!("{}.{}", sides.0.job, sides.0.op.op),
+        metric,
+        baseline,
+        candidate,
+        change_pct,
+        interval,
+        verdict,
+        failed: verdict == Verdict::Regression && beyond_budget,
+    }
+}
+
+fn verdict(
+    metric: Metric,
+    change_pct: Option<f64>,
+    interval: Option<(f64, f64)>,
+    min_effect_pct: f64,
+) -> Verdict {
+    let (Some(change), Some((low, high))) = (change_pct, interval) else {
+        return Verdict::NoChange;
+    };
+    let excludes_zero = low > 0.0 || high < 0.0;
+    // The interval and the whole-run change must agree in direction, or the runs disagree
+    // with themselves and nothing can be said.
+    let agrees = (low > 0.0) == (change > 0.0);
+    if !excludes_zero || !agrees || change.abs() <= min_effect_pct {
+        return Verdict::NoChange;
+    }
+    if (change > 0.0) == metric.higher_is_better() {
+        Verdict::Improvement
+    } else {
+        Verdict::Regression
+    }
+}
+
+/// The 95 % bootstrap interval of median(candidate) − median(baseline).
+fn bootstrap(baseline: &[f64], candidate: &[f64]) -> Option<(f64, f64)> {
+    if baseline.len() < 2 || candidate.len() < 2 {
+        return None;
+    }
+    let mut rng = SplitMix(SEED);
+    let mut diffs: Vec<f64> = (0..RESAMPLES)
+        .map(|_| resampled_median(candidate, &mut rng) - resampled_median(baseline, &mut rng))
+        .collect();
+    diffs.sort_by(f64::total_cmp);
+    let at = |q: f64| diffs[((RESAMPLES - 1) as f64 * q).round() as usize];
+    Some((at(0.025), at(0.975)))
+}
+
+fn resampled_median(values: &[f64], rng: &mut SplitMix) -> f64 {
+    let mut sample: Vec<f64> = (0..values.len())
+        .map(|_| values[rng.below(values.len())])
+        .collect();
+    median(&mut sample)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+/// SplitMix64: a small, fixed generator, so verdicts never change with a dependency's version.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        // The bias of a modulo over 2^64 is far below anything a bootstrap can show.
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// What differs between the runs beyond their figures: each a reason to doubt the comparison.
+fn differences(baseline: &RunResults, candidate: &RunResults) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if baseline.plimsoll_version != candidate.plimsoll_version {
+        warnings.push(format!(
+            "plimsoll versions differ: {} (baseline) and {} (candidate)",
+            baseline.plimsoll_version, candidate.plimsoll_version
+        ));
+    }
+    let (b, c) = (&baseline.host, &candidate.host);
+    let facts = [
+        ("host name", b.hostname == c.hostname),
+        ("kernel", b.kernel_release == c.kernel_release),
+        ("OS", b.os_name == c.os_name),
+        ("CPU model", b.cpu_model == c.cpu_model),
+        ("logical cores", b.logical_cores == c.logical_cores),
+        ("memory", b.memory_bytes == c.memory_bytes),
+    ];
+    let differ: Vec<&str> = facts
+        .iter()
+        .filter(|(_, same)| !same)
+        .map(|(n, _)| *n)
+        .collect();
+    if !differ.is_empty() {
+        warnings.push(format!("host facts differ: {}", differ.join(", ")));
+    }
+    if baseline.workload != candidate.workload {
+        warnings.push("the workloads differ".to_owned());
+    }
+    warnings
+}
+
+impl Comparison {
+    /// Whether any metric regressed beyond its budget.
+    pub fn failed(&self) -> bool {
+        self.metrics.iter().any(|m| m.failed)
+    }
+
+    /// The terminal table, warnings first.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        for warning in &self.warnings {
+            let _ = writeln!(out, "warning: {warning}");
+        }
+        let rows: Vec<[String; 7]> = self.metrics.iter().map(MetricComparison::row).collect();
+        let widths = column_widths(&rows);
+        let _ = writeln!(out, "{}", padded(&HEADERS.map(str::to_owned), &widths));
+        for row in &rows {
+            let _ = writeln!(out, "{}", padded(row, &widths));
+        }
+        let _ = writeln!(out, "{}", self.verdict_line());
+        out
+    }
+
+    fn verdict_line(&self) -> String {
+        let count = |v: Verdict| self.metrics.iter().filter(|m| m.verdict == v).count();
+        format!(
+            "{} regression(s), {} improvement(s), {} without significant change{}",
+            count(Verdict::Regression),
+            count(Verdict::Improvement),
+            count(Verdict::NoChange),
+            if self.failed() { ": FAILED" } else { "" }
+        )
+    }
+
+    /// A Markdown summary: warnings, then one table row per metric.
+    pub fn markdown(&self) -> String {
+        let mut out = String::from("## plimsoll compare\n\n");
+        for warning in &self.warnings {
+            let _ = writeln!(out, "> warning: {warning}");
+        }
+        if !self.warnings.is_empty() {
+            out.push('\n');
+        }
+        let rows: Vec<Vec<String>> = self.metrics.iter().map(|m| m.row().to_vec()).collect();
+        out.push_str(&crate::ci::markdown_table(&HEADERS, &rows));
+        let _ = writeln!(out, "\n{}", self.verdict_line());
+        out
+    }
+
+    /// One JUnit case per metric; a regression beyond its budget is a failure.
+    pub fn test_cases(&self) -> Vec<TestCase> {
+        self.metrics
+            .iter()
+            .map(MetricComparison::test_case)
+            .collect()
+    }
+}
+
+const HEADERS: [&str; 7] = [
+    "operation",
+    "metric",
+    "baseline",
+    "candidate",
+    "change",
+    "95% CI",
+    "verdict",
+];
+
+impl MetricComparison {
+    fn row(&self) -> [String; 7] {
+        let interval = self.interval.map_or("-".to_owned(), |(low, high)| {
+            format!(
+                "{} .. {}",
+                self.metric.show_delta(low),
+                self.metric.show_delta(high)
+            )
+        });
+        [
+            self.scope.clone(),
+            self.metric.name().to_owned(),
+            self.metric.show(self.baseline),
+            self.metric.show(self.candidate),
+            self.change_pct
+                .map_or("-".to_owned(), |c| format!("{c:+.1}%")),
+            interval,
+            self.verdict.name().to_owned(),
+        ]
+    }
+
+    fn test_case(&self) -> TestCase {
+        let row = self.row();
+        let failure = self.failed.then(|| {
+            format!(
+                "{} {} regressed: {} -> {} ({})",
+                self.scope, row[1], row[2], row[3], row[4]
+            )
+        });
+        TestCase {
+            classname: self.scope.clone(),
+            name: self.metric.name().to_owned(),
+            failure,
+        }
+    }
+}
+
+fn column_widths(rows: &[[String; 7]]) -> [usize; 7] {
+    let mut widths = HEADERS.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    widths
+}
+
+fn padded(cells: &[String; 7], widths: &[usize; 7]) -> String {
+    let cells = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}"));
+    cells.collect::<Vec<_>>().join("  ").trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_series_give_an_interval_around_zero() {
+        let values = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let (low, high) = bootstrap(&values, &values).expect("enough intervals");
+        assert!(low <= 0.0 && high >= 0.0, "{low} {high}");
+    }
+
+    #[test]
+    fn a_clear_shift_gives_an_interval_excluding_zero() {
+        let base = [1.0, 1.1, 0.9, 1.0, 1.05, 0.95];
+        let cand = base.map(|v| v + 1.0);
+        let (low, high) = bootstrap(&base, &cand).expect("enough intervals");
+        assert!(low > 0.5 && high < 1.5, "{low} {high}");
+    }
+
+    #[test]
+    fn latency_up_is_a_regression_and_throughput_up_an_improvement() {
+        let shift = Some((1.0, 2.0));
+        assert_eq!(
+            verdict(Metric::P99, Some(50.0), shift, 5.0),
+            Verdict::Regression
+        );
+        assert_eq!(
+            verdict(Metric::Throughput, Some(50.0), shift, 5.0),
+            Verdict::Improvement
+        );
+        assert_eq!(
+            verdict(Metric::P99, Some(3.0), shift, 5.0),
+            Verdict::NoChange
+        );
+        assert_eq!(
+            verdict(Metric::P99, Some(50.0), Some((-1.0, 2.0)), 5.0),
+            Verdict::NoChange
+        );
+    }
+
+    #[test]
+    fn budgets_parse_for_one_metric_or_all() {
+        let b: Budget = "p99.9=10%".parse().expect("budget");
+        assert_eq!((b.metric, b.pct), (Some(Metric::P99_9), 10.0));
+        let all: Budget = "2.5%".parse().expect("budget");
+        assert_eq!((all.metric, all.pct), (None, 2.5));
+        assert!("p98=1%".parse::<Budget>().is_err());
+        assert!("-1%".parse::<Budget>().is_err());
+    }
+}
