@@ -143,9 +143,10 @@ fn compare(args: &CompareArgs) -> u8 {
     if let Err(e) = write_ci(&args.ci, &junit, &comparison.markdown()) {
         return fail(exit::FAILURE, &e);
     }
-    match comparison.failed() {
-        true => exit::THRESHOLD_FAILED,
-        false => exit::OK,
+    if comparison.failed() {
+        exit::THRESHOLD_FAILED
+    } else {
+        exit::OK
     }
 }
 
