@@ -93,6 +93,9 @@ fn run(args: RunArgs) -> u8 {
         let message = format!("cannot write results to {}: {e}", output.display());
         return fail(exit::FAILURE, &message);
     }
+    if let Err(e) = write_run_ci(&args.ci, &workload, &results) {
+        return fail(exit::FAILURE, &e);
+    }
     if !quiet {
         print!("{}", plimsoll::report::terminal::summary(&results));
         println!("\nresults: {}", output.display());
@@ -148,6 +151,14 @@ fn compare(args: &CompareArgs) -> u8 {
     } else {
         exit::OK
     }
+}
+
+/// One JUnit case per threshold checked, and the thresholds as a Markdown table.
+fn write_run_ci(ci: &CiArgs, workload: &Workload, results: &RunResults) -> Result<(), String> {
+    let cases = plimsoll::ci::threshold_cases(&results.thresholds);
+    let junit = plimsoll::ci::junit(&workload.name, &cases);
+    let markdown = plimsoll::ci::thresholds_markdown(&workload.name, &results.thresholds);
+    write_ci(ci, &junit, &markdown)
 }
 
 fn write_ci(ci: &CiArgs, junit: &str, markdown: &str) -> Result<(), String> {
