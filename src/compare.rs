@@ -257,7 +257,18 @@ fn compare_job(
         let sides = (Side::new(runs.0, base, op), Side::new(runs.1, cand, other));
         out.extend(Metric::ALL.map(|m| compare_metric(m, &sides, options)));
     }
+    let only_candidate = cand.operations.iter().filter(|o| !has_op(base, &o.op));
+    for op in only_candidate {
+        warnings.push(format!(
+            "operation `{}.{}` is only in the candidate",
+            cand.name, op.op
+        ));
+    }
     out
+}
+
+fn has_op(job: &JobResults, op: &str) -> bool {
+    job.operations.iter().any(|o| o.op == op)
 }
 
 /// One operation in one run: the whole-run figures and its intervals.

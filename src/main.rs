@@ -32,7 +32,7 @@ fn validate(path: &Path) -> u8 {
     let checked = workload::load_file(path)
         .map_err(|e| e.to_string())
         .and_then(|w| {
-            runner::check(&w).map_err(|e| located(path, &e))?;
+            runner::check(&w).map_err(|e| located(path, &w, &e))?;
             Ok(w)
         });
     match checked {
@@ -49,9 +49,20 @@ fn validate(path: &Path) -> u8 {
     }
 }
 
-/// A setup refusal names the workload file too, as every other input error does.
-fn located(path: &Path, error: &SetupError) -> String {
-    format!("{}: {error}", path.display())
+/// A setup refusal is placed in the workload file (file, line, job) as every other input
+/// error is; without the file's text it names the file alone.
+fn located(path: &Path, workload: &Workload, error: &SetupError) -> String {
+    let SetupError::Input { job, message } = error else {
+        return format!("{}: {error}", path.display());
+    };
+    let index = workload.jobs.iter().position(|j| j.name() == job);
+    match (index, std::fs::read_to_string(path)) {
+        (Some(index), Ok(text)) => {
+            let file = path.display().to_string();
+            workload::locate_in_job(&file, &text, index, message.clone()).to_string()
+        }
+        _ => format!("{}: {error}", path.display()),
+    }
 }
 
 fn run(args: RunArgs) -> u8 {
@@ -80,7 +91,7 @@ fn run(args: RunArgs) -> u8 {
         Ok(results) => results,
         Err(e @ SetupError::Input { .. }) => {
             let label = path.unwrap_or(Path::new("(built-in quickstart)"));
-            return fail(exit::BAD_INPUT, &located(label, &e));
+            return fail(exit::BAD_INPUT, &located(label, &workload, &e));
         }
         Err(e @ SetupError::Failed { .. }) => return fail(exit::FAILURE, &e),
     };

@@ -282,8 +282,8 @@ fn validate_refuses_what_run_would_refuse_without_touching_the_file() {
         assert_eq!(out.status.code(), Some(2), "{command}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains("workload.toml: job `w`"),
-            "names the file: {stderr}"
+            stderr.contains("workload.toml:3:1: jobs[0] (w):"),
+            "placed at the job: {stderr}"
         );
         assert!(stderr.contains("allow_existing"), "{stderr}");
     }

@@ -44,6 +44,17 @@ pub fn load_str(file: &str, text: &str) -> Result<Workload, WorkloadError> {
     })
 }
 
+/// A problem found after loading, by a job's setup (a file plimsoll may not write, say), placed
+/// at that job the way loading places its own problems: file, line, column and field.
+pub fn locate_in_job(file: &str, text: &str, job: usize, message: String) -> WorkloadError {
+    let (root, _) = DeTable::parse_recoverable(text);
+    let doc = Document { text, root: &root };
+    WorkloadError::Invalid {
+        file: file.to_owned(),
+        problems: vec![doc.place(Finding::at(FieldPath::job(job), message))],
+    }
+}
+
 fn check(doc: &Document) -> Result<Workload, Vec<Problem>> {
     let place = |findings: Vec<Finding>| findings.into_iter().map(|f| doc.place(f)).collect();
     let workload = deserialize(doc, schema::check(doc.root.get_ref())).map_err(place)?;

@@ -18,7 +18,7 @@ pub mod units;
 mod validate;
 
 pub use error::{Problem, WorkloadError};
-pub use load::{load_file, load_str};
+pub use load::{load_file, load_str, locate_in_job};
 pub use load_model::{Arrival, LoadModel, LoadSpec, Ramp, Stage};
 pub use monitor::{MonitorSpec, WatchSpec};
 pub use null::{Delay, MAX_NULL_IN_FLIGHT, NullJob, RandomDelay, Stall};
