@@ -587,6 +587,44 @@ mod tests {
         );
     }
 
+    fn fixture() -> RunResults {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/small-results.json"
+        );
+        RunResults::read(std::path::Path::new(path)).expect("the fixture reads")
+    }
+
+    #[test]
+    fn runs_that_differ_besides_their_figures_are_warned_about() {
+        let baseline = fixture();
+        let mut candidate = fixture();
+        assert!(
+            compare(&baseline, &candidate, &Options::default())
+                .warnings
+                .is_empty()
+        );
+        candidate.plimsoll_version = "9.9.9".to_owned();
+        candidate.host.kernel_release = Some("other".to_owned());
+        candidate.workload = serde_json::json!({ "name": "other" });
+        candidate.jobs[0].operations[0].op = "renamed".to_owned();
+        let warnings = compare(&baseline, &candidate, &Options::default()).warnings;
+        let expected = [
+            "plimsoll versions",
+            "host facts differ: kernel",
+            "workloads differ",
+        ];
+        for part in expected
+            .iter()
+            .chain(&["only in the baseline", "only in the candidate"])
+        {
+            assert!(
+                warnings.iter().any(|w| w.contains(part)),
+                "{part}: {warnings:?}"
+            );
+        }
+    }
+
     #[test]
     fn budgets_parse_for_one_metric_or_all() {
         let b: Budget = "p99.9=10%".parse().expect("budget");

@@ -93,6 +93,9 @@ fn run(args: RunArgs) -> u8 {
             let label = path.unwrap_or(Path::new("(built-in quickstart)"));
             return fail(exit::BAD_INPUT, &located(label, &workload, &e));
         }
+        Err(e) if stop.load(std::sync::atomic::Ordering::Relaxed) => {
+            return fail(exit::INTERRUPTED, &e);
+        }
         Err(e @ SetupError::Failed { .. }) => return fail(exit::FAILURE, &e),
     };
     results.thresholds.extend(gate::evaluate(&gates, &results));

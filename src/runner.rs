@@ -136,7 +136,7 @@ pub fn run(
     stop: &AtomicBool,
     options: RunOptions,
 ) -> Result<RunResults, SetupError> {
-    let prepared = prepare_all(workload)?;
+    let prepared = prepare_all(workload, stop)?;
     let host = HostFacts::gather();
     let started_at = SystemTime::now();
     let devices = prepared.iter().filter_map(|p| {
@@ -178,10 +178,13 @@ pub fn check(workload: &Workload) -> Result<(), SetupError> {
     })
 }
 
-fn prepare_all(workload: &Workload) -> Result<Vec<Box<dyn PreparedJob>>, SetupError> {
+fn prepare_all(
+    workload: &Workload,
+    stop: &AtomicBool,
+) -> Result<Vec<Box<dyn PreparedJob>>, SetupError> {
     let mut prepared: Vec<Box<dyn PreparedJob>> = Vec::with_capacity(workload.jobs.len());
     for job in &workload.jobs {
-        match prepare(job, workload.duration.0) {
+        match prepare(job, workload.duration.0, stop) {
             Ok(p) => prepared.push(p),
             Err(e) => {
                 prepared.into_iter().for_each(|p| p.cleanup());
@@ -192,9 +195,13 @@ fn prepare_all(workload: &Workload) -> Result<Vec<Box<dyn PreparedJob>>, SetupEr
     Ok(prepared)
 }
 
-fn prepare(job: &Job, duration: Duration) -> Result<Box<dyn PreparedJob>, SetupError> {
+fn prepare(
+    job: &Job,
+    duration: Duration,
+    stop: &AtomicBool,
+) -> Result<Box<dyn PreparedJob>, SetupError> {
     match job {
-        Job::Disk(disk) => Ok(Box::new(PreparedDisk::prepare(disk)?)),
+        Job::Disk(disk) => Ok(Box::new(PreparedDisk::prepare_until(disk, stop)?)),
         Job::Redis(redis) => Ok(Box::new(PreparedRedis::prepare(redis, duration)?)),
         Job::Null(null) => Ok(Box::new(PreparedNull::prepare(null, duration)?)),
     }

@@ -289,3 +289,36 @@ fn validate_refuses_what_run_would_refuse_without_touching_the_file() {
     }
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "hi\n");
 }
+
+#[test]
+fn ctrl_c_while_a_large_file_is_laid_out_stops_at_once_and_removes_it() {
+    let dir = scratch();
+    let body = disk_workload(dir.path(), "0s", "5s", "").replace("16MiB", "4GiB");
+    let workload = write_workload(dir.path(), &body);
+    let child = plimsoll()
+        .arg("run")
+        .arg(&workload)
+        .arg("-o")
+        .arg(dir.path().join("run"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child, whose pid is valid until we wait on it.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("interrupted while laying out"), "{stderr}");
+    assert!(
+        leftover_data_files(dir.path()).is_empty(),
+        "half-laid file removed"
+    );
+}

@@ -126,7 +126,13 @@ const MAX_BLOCK_SIZE: u64 = 1 << 30;
 impl PreparedDisk {
     /// Checks safety rules and alignment, lays out the file, probes the engine. No load yet.
     pub fn prepare(job: &DiskJob) -> Result<PreparedDisk, SetupError> {
-        Self::build(job).map_err(|p| p.into_setup(&job.name))
+        Self::prepare_until(job, &AtomicBool::new(false))
+    }
+
+    /// As [`prepare`](Self::prepare), giving up (and removing what it created) when `stop` is
+    /// set while a large file is being laid out.
+    pub fn prepare_until(job: &DiskJob, stop: &AtomicBool) -> Result<PreparedDisk, SetupError> {
+        Self::build(job, stop).map_err(|p| p.into_setup(&job.name))
     }
 
     /// The checks `prepare` makes before it changes anything: block sizes, the target path,
@@ -139,11 +145,11 @@ impl PreparedDisk {
         checked.map_err(|p| p.into_setup(&job.name))
     }
 
-    fn build(job: &DiskJob) -> Checked<PreparedDisk> {
+    fn build(job: &DiskJob, stop: &AtomicBool) -> Checked<PreparedDisk> {
         let sizes = check_shape(job)?;
         let resolved = target::resolve(job)?;
         let plan = Plan::new(job, &sizes, resolved.size())?;
-        let (target, removal) = resolved.open(job, &sizes)?;
+        let (target, removal) = resolved.open(job, &sizes, stop)?;
         if job.pattern.writes() {
             target::ignore_file_size_signal();
         }

@@ -17,6 +17,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use rand::rngs::SmallRng;
@@ -305,7 +306,12 @@ impl Resolved {
     /// Creates or opens the file, checks direct-I/O alignment, and lays it out if needed.
     /// The returned [`Removal`] deletes a file created here unless the job keeps it; if setup
     /// fails part-way, it deletes it regardless.
-    pub fn open(self, job: &DiskJob, sizes: &SizeMix) -> Checked<(Target, Removal)> {
+    pub fn open(
+        self,
+        job: &DiskJob,
+        sizes: &SizeMix,
+        stop: &AtomicBool,
+    ) -> Checked<(Target, Removal)> {
         let created = self.creates;
         let writer = self.layout_writer(created)?;
         let mut removal = Removal {
@@ -331,7 +337,7 @@ impl Resolved {
                 make_hole(&writer, self.size, &self.path)?;
             } else {
                 let seed = job.seed.unwrap_or(DEFAULT_SEED);
-                lay_out(&writer, from, self.size, &self.path, seed)?;
+                lay_out(&writer, (from, self.size), &self.path, seed, stop)?;
             }
             // An extended file is still the user's: it gets no marker.
             if self.layout != Layout::Extended {
@@ -415,13 +421,25 @@ fn open_for_io(job: &DiskJob, path: &Path, layout: Layout) -> Checked<File> {
 }
 
 /// Writes `from..to` with random bytes in large sequential writes, then syncs.
-fn lay_out(file: &File, from: u64, to: u64, path: &Path, seed: u64) -> Checked<()> {
+fn lay_out(
+    file: &File,
+    (from, to): (u64, u64),
+    path: &Path,
+    seed: u64,
+    stop: &AtomicBool,
+) -> Checked<()> {
     check_free_space(file, to - from, path)?;
     tracing::info!(path = %path.display(), bytes = to - from, "laying out the file");
     let mut rng = SmallRng::seed_from_u64(seed ^ from);
     let mut chunk = vec![0u8; LAYOUT_CHUNK];
     let mut at = from;
     while at < to {
+        if stop.load(Ordering::Relaxed) {
+            return Err(Problem::Failed(anyhow::anyhow!(
+                "interrupted while laying out {} ({at} of {to} bytes); nothing was measured",
+                path.display()
+            )));
+        }
         let n = (to - at).min(LAYOUT_CHUNK as u64) as usize;
         rng.fill_bytes(&mut chunk[..n]);
         file.write_all_at(&chunk[..n], at)
