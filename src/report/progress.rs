@@ -22,7 +22,7 @@ impl Progress {
             Some(total.as_millis() as u64),
             ProgressDrawTarget::stderr_with_hz(4),
         );
-        let style = ProgressStyle::with_template("{prefix} {bar:24} {msg}")
+        let style = ProgressStyle::with_template("{prefix} {elapsed:>3} {bar:24} {msg}")
             .expect("constant template is valid")
             .progress_chars("=> ");
         bar.set_style(style);
