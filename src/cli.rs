@@ -84,7 +84,12 @@ pub struct CompareArgs {
     /// The results file under test.
     pub candidate: PathBuf,
     /// The smallest change that counts as a regression or an improvement.
-    #[arg(long, value_name = "PCT", default_value = "5%", value_parser = crate::compare::parse_percent)]
+    #[arg(
+        long,
+        value_name = "PCT",
+        default_value = "5%",
+        value_parser = crate::compare::parse_percent
+    )]
     pub min_effect: f64,
     /// A regression allowed before the comparison fails: `10%` for every metric, or
     /// `p99=10%` for one (throughput, p50, p99, p99.9). Repeatable. Default: none.

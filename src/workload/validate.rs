@@ -282,7 +282,10 @@ impl Checks {
         ] {
             let Some(every) = every else { continue };
             self.ensure(every >= 1, path.key(key), || {
-                format!("{key} is 0; set it to 1 or more (a sync after every N writes), or remove it to never sync")
+                format!(
+                    "{key} is 0; set it to 1 or more (a sync after every N writes), \
+                     or remove it to never sync"
+                )
             });
             self.ensure(job.pattern.writes(), path.key(key), || {
                 format!(
@@ -330,7 +333,10 @@ impl Checks {
             }
             Distribution::Pareto { h } => {
                 self.ensure(*h > 0.0 && *h < 1.0, path.key("h"), || {
-                    format!("h is {h}, but pareto needs it between 0 and 1; try 0.3 (smaller is more skewed)")
+                    format!(
+                        "h is {h}, but pareto needs it between 0 and 1; \
+                         try 0.3 (smaller is more skewed)"
+                    )
                 });
             }
             Distribution::Normal { stddev } => {
