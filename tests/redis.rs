@@ -408,7 +408,8 @@ fn command_templates_fill_in_key_and_value_and_error_replies_are_counted() {
         "30s",
         &format!(
             "url = \"{SHARED}\"\nops = 200\nvalue_size = 5\n\
-             keys = {{ count = 1, prefix = \"{prefix}\", distribution = {{ kind = \"sequential\" }} }}\n\
+             keys = {{ count = 1, prefix = \"{prefix}\", \
+                       distribution = {{ kind = \"sequential\" }} }}\n\
              mix = [{{ command = [\"HSET\", \"{{key}}\", \"f\", \"<{{value}}>\"], weight = 1 }},\n\
                     {{ command = [\"INCR\", \"{{key}}\"], name = \"incr-hash\", weight = 1 }}]\n"
         ),

@@ -221,7 +221,8 @@ fn a_repeated_key_is_named() {
 #[test]
 fn several_problems_are_all_reported_by_line() {
     let text = BASE.replace("duration =", "durration =")
-        + "queue_dept = 4\n[[jobs]]\nkind = \"disk\"\nname = \"w\"\npath = \".\"\npattern = \"write\"\nworkers = -1\n";
+        + "queue_dept = 4\n[[jobs]]\nkind = \"disk\"\nname = \"w\"\n\
+           path = \".\"\npattern = \"write\"\nworkers = -1\n";
     let found = problems(&text);
     let places: Vec<_> = found.iter().map(|p| (p.line, p.field.clone())).collect();
     assert_eq!(

@@ -16,12 +16,9 @@ SECONDS_PER_RUN=${2:-10}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 
-if ! command -v fio >/dev/null; then
-  echo "installing fio from Debian's packages" >&2
-  apt-get update -qq >/dev/null && apt-get install -y -qq fio >/dev/null
-fi
-cargo build --release --quiet
-PLIMSOLL=$ROOT/target/release/plimsoll
+source scripts/bench/common.sh
+need fio fio
+build_plimsoll
 
 WORK=$(mktemp -d "$ROOT/target/bench-null.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -39,20 +36,12 @@ queue_depth = $1
 TOML
 }
 
-# Runs a command and prints "user+system seconds" of it and its threads, from rusage.
-cpu_of() {
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys
-subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
-r = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(r.ru_utime + r.ru_stime)
-PY
-}
 
 # Each prints "tool ops_per_s cpu_s ops" for one run at queue depth $1.
 run_plimsoll() {
   plimsoll_workload "$1" >"$WORK/job.toml"
   local cpu
+  rm -rf "$WORK/p" # a run folder must be new: each run gets a fresh one
   cpu=$(cpu_of "$PLIMSOLL" run --quiet --no-report "$WORK/job.toml" -o "$WORK/p")
   python3 - "$WORK/p/results.json" "$cpu" <<'PY'
 import json, sys

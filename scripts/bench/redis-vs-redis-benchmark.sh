@@ -22,12 +22,10 @@ KEYS=100000
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 
-if ! command -v redis-benchmark >/dev/null; then
-  echo "installing redis-tools from Debian's packages" >&2
-  apt-get update -qq >/dev/null && apt-get install -y -qq redis-server redis-tools >/dev/null
-fi
-cargo build --release --quiet
-PLIMSOLL=$ROOT/target/release/plimsoll
+source scripts/bench/common.sh
+need redis-benchmark redis-server redis-tools
+build_plimsoll
+CPU_OF_PREFIX="taskset -c 0"
 
 CORES=$(nproc)
 SERVER_CORE=$((CORES - 1))
@@ -39,15 +37,6 @@ SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null; rm -rf "$WORK"' EXIT
 until redis-cli -p "$PORT" ping >/dev/null 2>&1; do sleep 0.1; done
 
-# Runs a command pinned to core 0; prints "user+system seconds" of it and its threads.
-cpu_of() {
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys
-subprocess.run(["taskset", "-c", "0"] + sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
-r = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(r.ru_utime + r.ru_stime)
-PY
-}
 
 plimsoll_workload() { # $1 command (get/set), $2 pipeline
   cat <<TOML
@@ -70,6 +59,7 @@ TOML
 run_plimsoll() {
   plimsoll_workload "$1" "$2" >"$WORK/job.toml"
   local cpu
+  rm -rf "$WORK/p" # a run folder must be new: each run gets a fresh one
   cpu=$(cpu_of "$PLIMSOLL" run --quiet --no-report "$WORK/job.toml" -o "$WORK/p")
   python3 - "$WORK/p/results.json" "$cpu" <<'PY'
 import json, sys

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::Arrivals;
+use super::{Arrivals, RateProfile};
 use crate::measure::Recorder;
+use crate::workload::LoadSpec;
 
 /// When a thread's lanes stop issuing: at the measured end, after a count of measured
 /// operations, or when the run is interrupted, whichever comes first.
@@ -71,6 +72,31 @@ pub enum Pace {
         /// Slots that would go out later than this are skipped and counted.
         skip_late: Option<Duration>,
     },
+}
+
+impl Pace {
+    /// One client thread's pace for a job with load keys `spec`: closed batches of `batch`
+    /// requests, or, when the job has a rate `profile`, this thread's `share` (index, of
+    /// threads) of the job's schedule, seeded with `seed`.
+    pub fn for_thread(
+        spec: &LoadSpec,
+        profile: Option<RateProfile>,
+        batch: u64,
+        share: (u64, u64),
+        measure_start: Instant,
+        seed: u64,
+    ) -> Pace {
+        let Some(profile) = profile else {
+            let think = spec.think_time.map_or(Duration::ZERO, |t| t.0);
+            return Pace::Closed { batch, think };
+        };
+        let start = Instant::now().min(measure_start);
+        let arrivals = Arrivals::new(profile, spec.arrival, share, (start, measure_start), seed);
+        Pace::Open {
+            arrivals: RefCell::new(arrivals),
+            skip_late: spec.skip_late.map(|d| d.0),
+        }
+    }
 }
 
 /// What a thread's lanes share. One thread only, so plain cells, no locks.

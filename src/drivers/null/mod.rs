@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::drivers::SetupError;
+use crate::load::RateProfile;
 use crate::load::lanes::{Pace, Shared, StopRule, run_thread};
-use crate::load::{Arrivals, RateProfile};
 use crate::measure::Recorder;
 use crate::results::LoadFacts;
 use crate::runner::PreparedJob;
@@ -118,24 +118,9 @@ impl PreparedNull {
     }
 
     fn pace(&self, worker: usize, measure_start: Instant) -> Pace {
-        let spec = &self.job.load;
-        let Some(profile) = self.profile.clone() else {
-            let think = spec.think_time.map_or(Duration::ZERO, |t| t.0);
-            return Pace::Closed { batch: 1, think };
-        };
-        let start = Instant::now().min(measure_start);
         let share = (worker as u64, u64::from(self.job.workers));
-        let arrivals = Arrivals::new(
-            profile,
-            spec.arrival,
-            share,
-            (start, measure_start),
-            self.seed(),
-        );
-        Pace::Open {
-            arrivals: RefCell::new(arrivals),
-            skip_late: spec.skip_late.map(|d| d.0),
-        }
+        let (spec, profile) = (&self.job.load, self.profile.clone());
+        Pace::for_thread(spec, profile, 1, share, measure_start, self.seed())
     }
 
     /// Closed: `queue_depth` lanes per worker. Open: this worker's share of the job's

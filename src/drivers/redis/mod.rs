@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::drivers::SetupError;
+use crate::load::RateProfile;
 use crate::load::lanes::{Pace, Shared, StopRule, run_thread};
-use crate::load::{Arrivals, RateProfile};
 use crate::measure::Recorder;
 use crate::results::LoadFacts;
 use crate::workload::{Arrival, RedisJob, redact_url};
@@ -151,22 +151,10 @@ impl PreparedRedis {
     }
 
     fn pace(&self, worker: usize, measure_start: Instant) -> Pace {
-        let spec = &self.job.load;
-        let Some(profile) = self.profile.clone() else {
-            let think = spec.think_time.map_or(Duration::ZERO, |t| t.0);
-            return Pace::Closed {
-                batch: u64::from(self.job.pipeline),
-                think,
-            };
-        };
-        let start = Instant::now().min(measure_start);
         let share = (worker as u64, u64::from(self.job.threads));
-        let seed = self.plan.seed;
-        let arrivals = Arrivals::new(profile, spec.arrival, share, (start, measure_start), seed);
-        Pace::Open {
-            arrivals: RefCell::new(arrivals),
-            skip_late: spec.skip_late.map(|d| d.0),
-        }
+        let (spec, profile) = (&self.job.load, self.profile.clone());
+        let batch = u64::from(self.job.pipeline);
+        Pace::for_thread(spec, profile, batch, share, measure_start, self.plan.seed)
     }
 
     /// This thread's lanes: one per connection (closed), or its share of the in-flight limit
