@@ -1,6 +1,7 @@
 //! The command line: what each subcommand takes. Parsing only; `main` acts on it.
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -34,6 +35,12 @@ pub enum Command {
     ///
     /// Exit codes: 0 no regression beyond the budget; 1 a metric regressed; 2 bad input.
     Compare(CompareArgs),
+    /// Merge the results of the shards of one sharded run into one results file.
+    ///
+    /// Histograms are added exactly, interval series lined up by wall-clock time and summed,
+    /// errors summed; each shard's resources stay its own. Exit codes: 0 merged; 1 a
+    /// threshold failed; 2 the files are not shards of one run.
+    Merge(MergeArgs),
     /// Check a workload file without running it.
     Validate {
         /// The workload file (TOML).
@@ -61,8 +68,28 @@ pub struct RunArgs {
     /// Repeatable. A failed threshold sets exit code 1.
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<crate::gate::Threshold>,
+    /// Run one shard's part of every job: `I/N`, numbered from 1, like `2/4`. Without it,
+    /// PLIMSOLL_SHARD=I/N is read, else a Kubernetes Indexed Job's JOB_COMPLETION_INDEX
+    /// (from 0) with the count in PLIMSOLL_SHARDS; this flag wins over both.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::load::Shard>,
+    /// Start the load at this wall-clock time, after setup, so shards start together and
+    /// their intervals line up: RFC 3339 in UTC, like `2026-12-03T18:00:00Z`. Refused when
+    /// it has passed or is more than 24 h ahead.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub start_at: Option<SystemTime>,
     #[command(flatten)]
     pub ci: CiArgs,
+}
+
+/// RFC 3339 in UTC; whether the time is sensible is for `main` to judge against the clock.
+fn parse_time(text: &str) -> Result<SystemTime, String> {
+    humantime::parse_rfc3339(text.trim()).map_err(|e| {
+        format!(
+            "`{text}` is not an RFC 3339 time in UTC ({e}); write it like \
+             `2026-12-03T18:00:00Z` (`date -u -d '+1 min' +%FT%TZ` prints one)"
+        )
+    })
 }
 
 /// CI outputs, for `run` and `compare`. With GITHUB_STEP_SUMMARY set, the Markdown summary
@@ -75,6 +102,20 @@ pub struct CiArgs {
     /// Write a Markdown summary, ready for a pull-request comment.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' results files, one per shard, in any order.
+    #[arg(required = true, value_name = "SHARD.json")]
+    pub shards: Vec<PathBuf>,
+    /// Where to write the merged results file.
+    #[arg(short, long, value_name = "MERGED.json")]
+    pub output: PathBuf,
+    /// A threshold the merged figures must meet, as for `run`. Repeatable. The workload's
+    /// own thresholds are always checked.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<crate::gate::Threshold>,
 }
 
 #[derive(Debug, Args)]

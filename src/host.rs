@@ -88,6 +88,41 @@ impl PathFacts {
     }
 }
 
+/// What this host's kernel says about its own wall clock, read with `adjtimex` (which only
+/// reads when it is asked to change nothing). It says whether a time daemon keeps the clock
+/// synchronized and how far off the kernel thinks it may be; it cannot say how far this
+/// clock is from another host's, which nothing here measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockSync {
+    /// Whether the kernel counts its clock as synchronized (not `TIME_ERROR`, no
+    /// `STA_UNSYNC`). A clock nobody disciplines reads `false`.
+    pub synchronized: bool,
+    /// The kernel's bound on the clock's error, in microseconds (`maxerror`; 16 s when
+    /// unsynchronized).
+    pub max_error_us: u64,
+    /// The kernel's estimate of the clock's error, in microseconds (`esterror`).
+    pub est_error_us: u64,
+}
+
+impl ClockSync {
+    /// The kernel's view, or `None` where `adjtimex` is refused (some sandboxes).
+    pub fn read() -> Option<ClockSync> {
+        // SAFETY: `timex` is plain integers, for which all zeroes is a valid value; with
+        // `modes` zero the call only fills the struct in and changes nothing.
+        let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+        // SAFETY: `tx` is a valid, exclusively borrowed `timex` for the duration of the call.
+        let state = unsafe { libc::adjtimex(&mut tx) };
+        if state < 0 {
+            return None;
+        }
+        Some(ClockSync {
+            synchronized: state != libc::TIME_ERROR && tx.status & libc::STA_UNSYNC == 0,
+            max_error_us: u64::try_from(tx.maxerror).unwrap_or(0),
+            est_error_us: u64::try_from(tx.esterror).unwrap_or(0),
+        })
+    }
+}
+
 fn read_text(path: &str) -> Option<String> {
     fs::read_to_string(path).ok()
 }

@@ -5,13 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::{Duration, SystemTime};
 
 use clap::Parser as _;
 
-use plimsoll::cli::{CiArgs, Cli, Command, CompareArgs, RunArgs};
+use plimsoll::cli::{CiArgs, Cli, Command, CompareArgs, MergeArgs, RunArgs};
 use plimsoll::drivers::SetupError;
 use plimsoll::exit;
 use plimsoll::gate::{self, Gate, Threshold};
+use plimsoll::load::{Shard, ShardError, ShardSource};
 use plimsoll::results::{RunResults, RunStatus};
 use plimsoll::runner::{self, RunOptions};
 use plimsoll::workload::{self, Workload};
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run(args),
         Command::Compare(args) => compare(&args),
+        Command::Merge(args) => merge(&args),
         Command::Validate { workload } => validate(&workload),
         Command::Report { results, output } => report(&results, output),
     };
@@ -80,12 +83,23 @@ fn run(args: RunArgs) -> u8 {
     {
         return fail(exit::BAD_INPUT, &message);
     }
+    let shard = match pick_shard(args.shard) {
+        Ok(shard) => shard,
+        Err(e) => return fail(exit::BAD_INPUT, &e),
+    };
+    if let Some(start_at) = args.start_at
+        && let Err(message) = check_start_at(start_at, SystemTime::now())
+    {
+        return fail(exit::BAD_INPUT, &message);
+    }
     let stop = match install_interrupt_flag() {
         Ok(stop) => stop,
         Err(e) => return fail(exit::FAILURE, &e),
     };
     let options = RunOptions {
         progress: !quiet && std::io::stderr().is_terminal(),
+        shard,
+        start_at: args.start_at,
     };
     let mut results = match runner::run(&workload, path, &stop, options) {
         Ok(results) => results,
@@ -123,6 +137,88 @@ fn run(args: RunArgs) -> u8 {
         }
     }
     status_code(&results)
+}
+
+/// `--shard` wins over the environment; see [`Shard::from_env`] for the order there.
+fn pick_shard(flag: Option<Shard>) -> Result<Option<(Shard, ShardSource)>, ShardError> {
+    let env = Shard::from_env(|key| std::env::var(key).ok());
+    match (flag, env) {
+        (Some(shard), env) => {
+            if let Ok(Some((other, source))) = env
+                && other != shard
+            {
+                let source = source.describe();
+                tracing::debug!(%shard, %other, source, "--shard wins over the environment");
+            }
+            Ok(Some((shard, ShardSource::Flag)))
+        }
+        (None, env) => {
+            let env = env?;
+            if let Some((shard, source)) = env {
+                tracing::debug!(%shard, source = source.describe(), "shard from the environment");
+            }
+            Ok(env)
+        }
+    }
+}
+
+/// A start time already past cannot line shards up, and one a day ahead is a typo more
+/// often than a plan.
+fn check_start_at(start_at: SystemTime, now: SystemTime) -> Result<(), String> {
+    const PAST_SLACK: Duration = Duration::from_secs(1);
+    const AHEAD_LIMIT: Duration = Duration::from_secs(24 * 3600);
+    let shown = humantime::format_rfc3339_seconds(start_at);
+    match start_at.duration_since(now) {
+        Err(past) if past.duration() > PAST_SLACK => Err(format!(
+            "--start-at {shown} was {} ago, so shards could not start together; give a time \
+             after setup will be done, like `date -u -d '+1 min' +%FT%TZ`",
+            humantime::format_duration(Duration::from_secs(past.duration().as_secs()))
+        )),
+        Ok(ahead) if ahead > AHEAD_LIMIT => Err(format!(
+            "--start-at {shown} is {} ahead, more than 24 h; check the date",
+            humantime::format_duration(Duration::from_secs(ahead.as_secs()))
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn merge(args: &MergeArgs) -> u8 {
+    let read = |path: &PathBuf| {
+        RunResults::read(path)
+            .map(|r| (path.display().to_string(), r))
+            .map_err(|e| format!("{e:#}"))
+    };
+    let shards = match args.shards.iter().map(read).collect::<Result<Vec<_>, _>>() {
+        Ok(shards) => shards,
+        Err(e) => return fail(exit::BAD_INPUT, &e),
+    };
+    let mut merged = match plimsoll::results::merge(shards) {
+        Ok(merged) => merged,
+        Err(e) => return fail(exit::BAD_INPUT, &e),
+    };
+    let names: Vec<&str> = merged.jobs.iter().map(|j| j.name.as_str()).collect();
+    let resolve =
+        |t: &Threshold| gate::run_gate(t, &names).map_err(|e| format!("--threshold `{t}`: {e}"));
+    let gates = match args
+        .thresholds
+        .iter()
+        .map(resolve)
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(gates) => gates,
+        Err(e) => return fail(exit::BAD_INPUT, &e),
+    };
+    merged.thresholds.extend(gate::evaluate(&gates, &merged));
+    if let Err(e) = merged.write(&args.output) {
+        let message = format!("cannot write {}: {e}", args.output.display());
+        return fail(exit::FAILURE, &message);
+    }
+    println!(
+        "merged {} shards: {}",
+        args.shards.len(),
+        args.output.display()
+    );
+    status_code(&merged)
 }
 
 fn report(path: &Path, output: Option<PathBuf>) -> u8 {

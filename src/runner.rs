@@ -13,11 +13,14 @@ use crate::drivers::SetupError;
 use crate::drivers::disk::PreparedDisk;
 use crate::drivers::null::PreparedNull;
 use crate::drivers::redis::PreparedRedis;
-use crate::host::HostFacts;
+use crate::host::{ClockSync, HostFacts};
+use crate::load::{Shard, ShardError, ShardSource};
 use crate::measure::{Clock, Collector, JobTotals, Recorder, Snapshot};
 use crate::monitor::{MonitorPlan, ResourceSeries, Sampler, SamplerHandle, checks};
 use crate::report::progress::Progress;
-use crate::results::{JobFacts, JobResults, LoadFacts, RunResults, RunStatus, SCHEMA_VERSION};
+use crate::results::{
+    ClockFacts, JobFacts, JobResults, LoadFacts, RunResults, RunStatus, SCHEMA_VERSION, ShardFacts,
+};
 use crate::workload::{Job, Workload};
 
 /// A job whose target is ready: what the runner needs from any driver.
@@ -121,11 +124,24 @@ impl PreparedJob for PreparedRedis {
     fn cleanup(self: Box<Self>) {}
 }
 
-/// How the run is shown while it goes.
+/// How the run is shown while it goes, and whether it is one shard of several.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
     /// A live progress line on stderr (the caller decides whether stderr is a terminal).
     pub progress: bool,
+    /// Run only this shard's part of every job, and say so in the results.
+    pub shard: Option<(Shard, ShardSource)>,
+    /// Start the load (warmup first) at this wall-clock time, after setup, so that shards
+    /// start together. The caller checks that it is neither long past nor far ahead.
+    pub start_at: Option<SystemTime>,
+}
+
+/// What the runner says about the run beside the jobs' figures.
+struct RunFacts {
+    host: HostFacts,
+    started_at: SystemTime,
+    clock: ClockFacts,
+    shard: Option<ShardFacts>,
 }
 
 /// Prepares every job, then runs them. A setup failure ends the run before any load and
@@ -136,7 +152,15 @@ pub fn run(
     stop: &AtomicBool,
     options: RunOptions,
 ) -> Result<RunResults, SetupError> {
+    let shard = options.shard.map_or(Shard::WHOLE, |(shard, _)| shard);
+    let part = workload.shard(shard).map_err(|e| shard_refusal(shard, e))?;
+    let whole = workload;
+    let workload = &part;
     let prepared = prepare_all(workload, stop)?;
+    if let Err(e) = wait_until(options.start_at, stop) {
+        prepared.into_iter().for_each(|p| p.cleanup());
+        return Err(e);
+    }
     let host = HostFacts::gather();
     let started_at = SystemTime::now();
     let devices = prepared.iter().filter_map(|p| {
@@ -159,14 +183,78 @@ pub fn run(
         })
         .collect();
     prepared.into_iter().for_each(|p| p.cleanup());
-    Ok(assemble(
-        workload,
-        workload_file,
-        (host, started_at),
-        facts,
-        outcome,
-        stop,
-    ))
+    let run = RunFacts {
+        clock: clock_facts(outcome.origin, workload.warmup.0, options.start_at),
+        shard: options.shard.map(|(shard, source)| ShardFacts {
+            index: shard.index(),
+            count: shard.count(),
+            source: source.describe().to_owned(),
+        }),
+        host,
+        started_at,
+    };
+    let mut results = assemble(workload, workload_file, run, facts, outcome, stop);
+    results.workload = serde_json::to_value(whole).unwrap_or_default();
+    Ok(results)
+}
+
+/// A job this shard cannot take its part of is the workload's fault: placed at the job.
+fn shard_refusal(shard: Shard, error: ShardError) -> SetupError {
+    let (job, error) = match error {
+        ShardError::InJob { job, source } => (job, *source),
+        other => ("(workload)".to_owned(), other),
+    };
+    SetupError::Input {
+        job,
+        message: format!("as shard {shard}: {error}"),
+    }
+}
+
+/// Waits for `--start-at`, a little at a time so Ctrl-C still ends the run at once. A start
+/// time that setup ran past starts the run now; the results say how late.
+fn wait_until(start_at: Option<SystemTime>, stop: &AtomicBool) -> Result<(), SetupError> {
+    let Some(start_at) = start_at else {
+        return Ok(());
+    };
+    match start_at.duration_since(SystemTime::now()) {
+        Ok(wait) => tracing::info!(?wait, "waiting for --start-at"),
+        Err(late) => tracing::warn!(
+            late = ?late.duration(),
+            "setup ended after --start-at; starting now, and the results say how late"
+        ),
+    }
+    while let Ok(left) = start_at.duration_since(SystemTime::now()) {
+        if stop.load(Ordering::Relaxed) {
+            return Err(SetupError::Failed {
+                job: "(all)".to_owned(),
+                source: anyhow::anyhow!("interrupted while waiting for --start-at"),
+            });
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+    Ok(())
+}
+
+/// `origin` is the wall clock when the run's clock started, warmup first.
+fn clock_facts(origin: SystemTime, warmup: Duration, start_at: Option<SystemTime>) -> ClockFacts {
+    let measure_start = origin + warmup;
+    let unix_ns = measure_start
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    ClockFacts {
+        measure_start_unix_ns: unix_ns,
+        measure_started_at: humantime::format_rfc3339_nanos(measure_start).to_string(),
+        start_at: start_at.map(|t| humantime::format_rfc3339_nanos(t).to_string()),
+        start_lag_ns: start_at.map(|t| {
+            let late = origin.duration_since(t);
+            late.map_or(0, |late| late.as_nanos() as u64)
+        }),
+        kernel: ClockSync::read(),
+        not_known: "the offset of this host's wall clock from other hosts' is not measured: \
+                    shards are lined up by each host's own clock, so their offsets add to any \
+                    misalignment"
+            .to_owned(),
+    }
 }
 
 /// The checks setup makes before it touches anything, for `plimsoll validate`. Targets that
@@ -209,6 +297,8 @@ fn prepare(
 
 /// What the load phase produced, before it is shaped into results.
 struct Outcome {
+    /// The wall clock when the run's clock started (warmup's start).
+    origin: SystemTime,
     totals: Vec<JobTotals>,
     measured: Duration,
     failures: Vec<String>,
@@ -222,8 +312,9 @@ fn drive(
     (options, monitor): (RunOptions, Option<MonitorPlan>),
 ) -> Outcome {
     let (sink, snapshots) = mpsc::channel::<Snapshot>();
+    let (origin, now) = (SystemTime::now(), Instant::now());
     let clock = Clock::new(
-        Instant::now(),
+        now,
         workload.warmup.0,
         workload.duration.0,
         workload.interval.0,
@@ -285,6 +376,7 @@ fn drive(
         progress.finish();
     }
     Outcome {
+        origin,
         totals: collector.finish(),
         measured: ended.saturating_duration_since(clock.measure_start),
         failures,
@@ -314,7 +406,7 @@ fn gather(
 fn assemble(
     workload: &Workload,
     workload_file: Option<&Path>,
-    (host, started_at): (HostFacts, SystemTime),
+    run: RunFacts,
     facts: Vec<JobFacts>,
     outcome: Outcome,
     stop: &AtomicBool,
@@ -340,8 +432,8 @@ fn assemble(
         failure: (!outcome.failures.is_empty()).then(|| outcome.failures.join("; ")),
         workload_file: workload_file.map(|p| p.display().to_string()),
         workload: serde_json::to_value(workload).unwrap_or_default(),
-        host,
-        started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
+        host: run.host,
+        started_at: humantime::format_rfc3339_seconds(run.started_at).to_string(),
         warmup_ns: workload.warmup.0.as_nanos() as u64,
         duration_requested_ns: workload.duration.0.as_nanos() as u64,
         measured_ns: outcome.measured.as_nanos() as u64,
@@ -350,6 +442,9 @@ fn assemble(
         resources: outcome.resources,
         checks: Vec::new(),
         thresholds: Vec::new(),
+        shard: run.shard,
+        clock: Some(run.clock),
+        shards: Vec::new(),
     };
     results.checks = checks::evaluate(&results, workload);
     results.thresholds = crate::gate::evaluate(&crate::gate::workload_gates(workload), &results);

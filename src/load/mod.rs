@@ -10,18 +10,22 @@
 //! It also owns *when* network operations start: open-model rate profiles ([`RateProfile`])
 //! and arrival times ([`Arrivals`]), and the worker loop that composes a stop rule, a pace
 //! and a driver's lane ([`lanes`]).
+//!
+//! And how a sharded run cuts each job's load into parts that add up exactly ([`shard`]).
 
 mod arrival;
 pub mod lanes;
 mod offsets;
 mod pace;
 mod profile;
+pub mod shard;
 mod sizes;
 
 pub use arrival::Arrivals;
 pub use offsets::{OffsetPicker, Scatter};
 pub use pace::Pacer;
 pub use profile::{RateProfile, StageRate};
+pub use shard::{Shard, ShardError, ShardSource};
 pub use sizes::SizeMix;
 
 /// Why a distribution or size mix cannot be built. The message says what to change.

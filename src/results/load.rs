@@ -141,7 +141,7 @@ impl LoadResults {
         results
     }
 
-    fn judge(&mut self, target: f64, achieved: f64, service_s: Option<f64>) {
+    pub(super) fn judge(&mut self, target: f64, achieved: f64, service_s: Option<f64>) {
         let share = if target > 0.0 { achieved / target } else { 1.0 };
         let sustained = share >= SUSTAINED_SHARE && !self.lag_growing;
         self.sustained = Some(sustained);

@@ -6,6 +6,7 @@
 //! and reads it back; it does not render it.
 
 mod load;
+mod merge;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,6 +22,7 @@ use crate::monitor::ResourceSeries;
 use crate::monitor::checks::Check;
 
 pub use load::{LoadFacts, LoadResults, SUSTAINED_SHARE};
+pub use merge::{MergeError, merge};
 
 /// Bumped whenever a field changes meaning or is removed.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -67,6 +69,72 @@ pub struct RunResults {
     /// Empty when none was set, and in older results files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<crate::gate::ThresholdResult>,
+    /// Which shard of a sharded run this is. Absent from unsharded runs, merged results and
+    /// older results files; `workload` is then still the whole workload, not the shard's part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardFacts>,
+    /// When measurement began by this host's wall clock, and what is known of that clock.
+    /// Absent from older results files and merged results (each shard keeps its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockFacts>,
+    /// Merged results only: each shard's own facts, resources and checks, by shard index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<MergedShard>,
+}
+
+/// Which shard of a sharded run a results file holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardFacts {
+    /// 1-based: shard 2 of 3 is `index` 2.
+    pub index: u32,
+    pub count: u32,
+    /// Where the shard was named: `--shard`, `PLIMSOLL_SHARD`, or `JOB_COMPLETION_INDEX and
+    /// PLIMSOLL_SHARDS`.
+    pub source: String,
+}
+
+/// The wall-clock facts of one run: enough to line its intervals up with other shards', and
+/// a plain statement of what cannot be known from one host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClockFacts {
+    /// The wall clock (CLOCK_REALTIME) at the start of measurement, the end of warmup, in
+    /// nanoseconds since the Unix epoch: read beside the monotonic clock the run times with.
+    pub measure_start_unix_ns: u64,
+    /// The same instant, RFC 3339 UTC with nanoseconds.
+    pub measure_started_at: String,
+    /// `--start-at`, as asked (RFC 3339 UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+    /// How long after `start_at` the run's clock started: 0 when setup was done in time and
+    /// the run waited; more when setup ran past it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_lag_ns: Option<u64>,
+    /// The kernel's view of its own clock; absent where it could not be read.
+    pub kernel: Option<crate::host::ClockSync>,
+    /// What these facts cannot say.
+    pub not_known: String,
+}
+
+/// What one shard adds to merged results beside its figures, which are summed into the jobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MergedShard {
+    pub index: u32,
+    pub source_file: Option<String>,
+    pub status: RunStatus,
+    pub failure: Option<String>,
+    pub host: HostFacts,
+    pub started_at: String,
+    pub clock: Option<ClockFacts>,
+    /// This shard's start of measurement after the earliest shard's, by their wall clocks.
+    pub offset_ns: u64,
+    /// Intervals this shard's series was moved by to line up with the merged series.
+    pub interval_shift: u64,
+    pub measured_ns: u64,
+    /// What this shard's machine did; resources are not summed across machines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceSeries>,
+    #[serde(default)]
+    pub checks: Vec<Check>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spans::{FieldPath, Finding};
 use super::units::{HumanDuration, Rate};
+use crate::load::{Shard, ShardError};
 
 /// How a job offers load. Default: closed, no think time.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -81,6 +82,38 @@ pub struct Stage {
 impl LoadSpec {
     pub fn is_open(&self) -> bool {
         self.model == LoadModel::Open
+    }
+
+    /// This shard's part of the load table: every rate of the profile and `max_in_flight`
+    /// split; the arrival process, think time and lateness policy the same in every shard.
+    pub fn shard(&self, shard: Shard) -> Result<LoadSpec, ShardError> {
+        let rate = |r: Rate, what: &str| shard.rate(r.0, what).map(Rate);
+        let stages = self.stages.as_ref().map(|stages| {
+            let split = stages.iter().enumerate().map(|(i, stage)| {
+                Ok(Stage {
+                    rate: rate(stage.rate, &format!("load.stages[{i}].rate"))?,
+                    ..*stage
+                })
+            });
+            split.collect::<Result<Vec<_>, ShardError>>()
+        });
+        let ramp = self.ramp.map(|ramp| {
+            Ok::<_, ShardError>(Ramp {
+                from: rate(ramp.from, "load.ramp.from")?,
+                to: rate(ramp.to, "load.ramp.to")?,
+                ..ramp
+            })
+        });
+        let max_in_flight = self.max_in_flight;
+        Ok(LoadSpec {
+            rate: self.rate.map(|r| rate(r, "load.rate")).transpose()?,
+            ramp: ramp.transpose()?,
+            stages: stages.transpose()?,
+            max_in_flight: max_in_flight
+                .map(|n| shard.part_of_u32(n, "load.max_in_flight"))
+                .transpose()?,
+            ..self.clone()
+        })
     }
 }
 

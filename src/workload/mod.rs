@@ -13,6 +13,7 @@ mod names;
 mod null;
 mod redis;
 mod schema;
+mod shard;
 mod spans;
 pub mod units;
 mod validate;

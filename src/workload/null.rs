@@ -14,6 +14,7 @@ use super::load_model::{self, LoadSpec};
 use super::spans::{FieldPath, Finding};
 use super::units::HumanDuration;
 use super::validate::MAX_WORKERS;
+use crate::load::{Shard, ShardError};
 
 /// Operations in flight for a whole null job. Each lane with a delay waits on a kernel timer
 /// of its own (a file descriptor), so the open-file limit bounds this too.
@@ -139,6 +140,21 @@ impl NullJob {
             Some(limit) if self.load.is_open() => u64::from(limit),
             _ => closed,
         }
+    }
+}
+
+impl NullJob {
+    /// This shard's part of the job: its part of `workers`, of `ops`, and of the open model's
+    /// rate and `max_in_flight`. Delays and the stall are the same in every shard; the seed
+    /// is the shard's own.
+    pub fn shard(&self, shard: Shard) -> Result<NullJob, ShardError> {
+        Ok(NullJob {
+            workers: shard.part_of_u32(self.workers, "workers")?,
+            ops: self.ops.map(|n| shard.part_of(n, "ops")).transpose()?,
+            seed: Some(shard.seed(self.seed.unwrap_or(0))),
+            load: self.load.shard(shard)?,
+            ..self.clone()
+        })
     }
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::load_model::{self, LoadSpec};
 use super::spans::{FieldPath, Finding};
 use super::units::{ByteSize, HumanDuration, Share};
+use crate::load::{Shard, ShardError};
 
 /// Connections per job; each is a socket and at least one task.
 pub const MAX_CONNECTIONS: u32 = 10_000;
@@ -108,6 +109,10 @@ pub struct KeySpace {
     /// Distinct keys. Default 10,000.
     #[serde(default = "default_key_count")]
     pub count: u64,
+    /// The number of the first key: keys are `first` to `first + count - 1`. Default 0. A
+    /// sharded run gives each shard its own slice this way.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub first: u64,
     /// Put before the key number: `plimsoll:42`. Default `plimsoll:`.
     #[serde(default = "default_prefix")]
     pub prefix: String,
@@ -119,6 +124,7 @@ impl Default for KeySpace {
     fn default() -> Self {
         KeySpace {
             count: default_key_count(),
+            first: 0,
             prefix: default_prefix(),
             distribution: KeyDistribution::Uniform,
         }
@@ -153,6 +159,32 @@ impl MixEntry {
             }
             (None, None, None) => "command".into(),
         }
+    }
+}
+
+impl RedisJob {
+    /// This shard's part of the job: its part of `connections` (threads capped to them), of
+    /// `ops`, of the open model's rate and `max_in_flight`, and its own slice of the key space
+    /// (`keys.first` and `keys.count`), so shards never touch each other's keys. A skewed
+    /// distribution applies within each slice. The seed is the shard's own.
+    pub fn shard(&self, shard: Shard) -> Result<RedisJob, ShardError> {
+        let connections = shard.part_of_u32(self.connections, "connections")?;
+        shard.part_of(self.keys.count, "keys.count")?;
+        let slice = shard.range(self.keys.count);
+        let ops = self.ops.map(|n| shard.part_of(n, "ops")).transpose()?;
+        Ok(RedisJob {
+            connections,
+            threads: self.threads.min(connections),
+            ops,
+            keys: KeySpace {
+                first: self.keys.first + slice.start,
+                count: slice.end - slice.start,
+                ..self.keys.clone()
+            },
+            seed: Some(shard.seed(self.seed.unwrap_or(0))),
+            load: self.load.shard(shard)?,
+            ..self.clone()
+        })
     }
 }
 
@@ -195,6 +227,10 @@ fn serialize_redacted<S: Serializer>(url: &str, serializer: S) -> Result<S::Ok, 
 
 fn one() -> u32 {
     1
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn default_timeout() -> HumanDuration {
@@ -331,6 +367,14 @@ fn check_keys(keys: &KeySpace, path: &FieldPath, ensure: &mut impl FnMut(bool, F
         keys.count >= 1,
         path.key("count"),
         "count is 0; the key space needs at least 1 key".into(),
+    );
+    ensure(
+        keys.first.checked_add(keys.count).is_some(),
+        path.key("first"),
+        format!(
+            "first + count is past the largest key number ({}); lower first",
+            u64::MAX
+        ),
     );
     let path = path.key("distribution");
     match &keys.distribution {

@@ -40,6 +40,8 @@ pub(super) struct Plan {
     cumulative: Vec<u64>,
     keys: KeyPicker,
     prefix: Vec<u8>,
+    /// The number of the first key (a shard's slice starts there).
+    first: u64,
     values: Vec<u8>,
     value_min: usize,
     pub seed: u64,
@@ -86,6 +88,7 @@ impl Plan {
             cumulative,
             keys: key_picker(&job.keys.distribution, job.keys.count, seed)?,
             prefix: job.keys.prefix.as_bytes().to_vec(),
+            first: job.keys.first,
             values: value_bytes(max, seed),
             value_min: job.value_size.0 as usize,
             seed,
@@ -111,7 +114,7 @@ impl Plan {
     pub fn key(&self, n: u64, out: &mut Vec<u8>) {
         out.clear();
         out.extend_from_slice(&self.prefix);
-        let _ = write!(out, "{n}");
+        let _ = write!(out, "{}", self.first + n);
     }
 
     pub fn next_key(&self, chooser: &mut Chooser) -> u64 {

@@ -58,6 +58,8 @@ pub struct RedisTarget {
     pub in_flight_limit: u64,
     pub timeout_ns: u64,
     pub key_count: u64,
+    /// The number of the first key: keys run from `key_first` to `key_first + key_count - 1`.
+    pub key_first: u64,
     pub key_prefix: String,
     pub key_distribution: serde_json::Value,
     pub value_size_bytes: u64,
@@ -202,6 +204,7 @@ fn describe(
         in_flight_limit,
         timeout_ns: job.timeout.0.as_nanos() as u64,
         key_count: job.keys.count,
+        key_first: job.keys.first,
         key_prefix: job.keys.prefix.clone(),
         key_distribution: serde_json::to_value(&job.keys.distribution).unwrap_or_default(),
         value_size_bytes: job.value_size.0,

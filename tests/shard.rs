@@ -1,0 +1,354 @@
+//! Sharded runs end to end: two shards of one Redis workload run at once as separate
+//! processes against the shared server on 127.0.0.1:6379 (each test on keys of its own
+//! prefix), started together with `--start-at`, then merged with `plimsoll merge`; and the
+//! refusals of merge.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use plimsoll::measure::LatencyHistogram;
+use plimsoll::results::RunResults;
+
+const SHARED: &str = "redis://127.0.0.1:6379/0";
+const RATE: f64 = 400.0;
+const KEYS: u64 = 200;
+
+fn plimsoll() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_plimsoll"));
+    for var in ["PLIMSOLL_SHARD", "PLIMSOLL_SHARDS", "JOB_COMPLETION_INDEX"] {
+        command.env_remove(var);
+    }
+    command
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Keys of this test's prefix on the shared server, deleted when dropped.
+struct Keys {
+    connection: redis::Connection,
+    prefix: String,
+}
+
+impl Keys {
+    fn new(test: &str) -> Keys {
+        let client = redis::Client::open(SHARED).expect("a Redis URL");
+        let connection = client
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .expect("the shared Redis on 127.0.0.1:6379 (scripts/test.sh starts it)");
+        let prefix = format!("plimsoll-test:shard:{test}:{}:", std::process::id());
+        let mut keys = Keys { connection, prefix };
+        keys.clear();
+        keys
+    }
+
+    /// Every key of the prefix with its value, by a bounded SCAN.
+    fn values(&mut self) -> Vec<(String, u64)> {
+        let pattern = format!("{}*", self.prefix);
+        let (mut cursor, mut names) = (0u64, Vec::<String>::new());
+        for _ in 0..100_000 {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut self.connection)
+                .expect("SCAN");
+            names.extend(batch);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|name| {
+                let value: u64 = redis::cmd("GET")
+                    .arg(&name)
+                    .query(&mut self.connection)
+                    .expect("GET");
+                (name, value)
+            })
+            .collect()
+    }
+
+    fn clear(&mut self) {
+        let names: Vec<String> = self.values().into_iter().map(|(n, _)| n).collect();
+        for chunk in names.chunks(500) {
+            let _: () = redis::cmd("DEL")
+                .arg(chunk)
+                .query(&mut self.connection)
+                .expect("DEL");
+        }
+    }
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// An open-model workload of INCRs walking the key space in order, so every key of a
+/// shard's slice is written and each key's value counts the operations that hit it.
+fn workload(dir: &Path, prefix: &str, name: &str) -> PathBuf {
+    let text = format!(
+        r#"
+name = "{name}"
+duration = "3s"
+
+[[jobs]]
+name = "kv"
+kind = "redis"
+url = "{SHARED}"
+connections = 4
+mix = [{{ command = ["INCR", "{{key}}"], name = "incr" }}]
+keys = {{ count = {KEYS}, prefix = "{prefix}", distribution = {{ kind = "sequential" }} }}
+load = {{ model = "open", rate = "{RATE}" }}
+"#
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start_in(seconds: u64) -> String {
+    let at = SystemTime::now() + Duration::from_secs(seconds);
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+/// Runs shard 1 with `--shard` and shard 2 as a Kubernetes Indexed Job would name it, at
+/// once, both waiting for the same start time. Returns their results files.
+fn run_two_shards(dir: &Path, workload: &Path) -> [PathBuf; 2] {
+    let start_at = start_in(3);
+    let spawn = |index: u32| {
+        let mut command = plimsoll();
+        command
+            .arg("run")
+            .arg(workload)
+            .args(["--start-at", &start_at]);
+        command.args(["--quiet", "--no-report", "--output"]);
+        command.arg(dir.join(format!("shard-{index}")));
+        match index {
+            1 => command.args(["--shard", "1/2"]),
+            _ => command
+                .env("JOB_COMPLETION_INDEX", "1")
+                .env("PLIMSOLL_SHARDS", "2"),
+        };
+        command.spawn().expect("plimsoll runs")
+    };
+    let children = [spawn(1), spawn(2)];
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "a shard failed: {}",
+            stderr(&output)
+        );
+    }
+    [1, 2].map(|i| dir.join(format!("shard-{i}/results.json")))
+}
+
+fn merge(shards: &[&Path], output: &Path, extra: &[&str]) -> Output {
+    let mut command = plimsoll();
+    command
+        .arg("merge")
+        .args(shards)
+        .arg("--output")
+        .arg(output);
+    command.args(extra).output().unwrap()
+}
+
+/// A histogram fed, one by one, every sample a stored histogram holds (each at the top of
+/// its bucket, which is the value HdrHistogram reports for it).
+fn replay_into(target: &mut LatencyHistogram, encoded: &str) {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    let stored: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .unwrap();
+    for bucket in stored.iter_recorded() {
+        let value = stored.highest_equivalent(bucket.value_iterated_to());
+        (0..bucket.count_at_value()).for_each(|_| target.record(value));
+    }
+}
+
+#[test]
+fn two_redis_shards_started_together_merge_into_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut keys = Keys::new("merge");
+    let path = workload(dir.path(), &keys.prefix, "sharded-redis");
+    let [one, two] = run_two_shards(dir.path(), &path);
+    let merged_path = dir.path().join("merged.json");
+    let output = merge(
+        &[&two, &one],
+        &merged_path,
+        &["--threshold", "kv: throughput > 300/s"],
+    );
+    assert!(output.status.success(), "merge: {}", stderr(&output));
+
+    let shards = [&one, &two].map(|p| RunResults::read(p).unwrap());
+    let merged = RunResults::read(&merged_path).unwrap();
+    let ops = |r: &RunResults| r.jobs[0].operations[0].clone();
+
+    // Both shards waited for the same start and said which shard they were.
+    for (i, shard) in shards.iter().enumerate() {
+        let facts = shard.shard.as_ref().expect("shard facts");
+        assert_eq!((facts.index, facts.count), (i as u32 + 1, 2));
+        let clock = shard.clock.as_ref().expect("clock facts");
+        assert!(clock.start_at.is_some());
+        assert!(clock.start_lag_ns.unwrap() < 500_000_000, "{clock:?}");
+    }
+    let [a, b] = [&shards[0], &shards[1]].map(|s| s.clock.as_ref().unwrap().measure_start_unix_ns);
+    assert!(a.abs_diff(b) < 500_000_000, "shards started {a} and {b}");
+
+    // Counts add up, and the percentiles are those of one histogram fed every sample.
+    let count = ops(&merged).count;
+    assert_eq!(count, ops(&shards[0]).count + ops(&shards[1]).count);
+    let mut replayed = LatencyHistogram::new();
+    for shard in &shards {
+        replay_into(&mut replayed, &ops(shard).latency_histogram.data);
+    }
+    assert_eq!(replayed.count(), count);
+    assert_eq!(ops(&merged).latency_ns, replayed.summary());
+    let interval_sum: u64 = merged.jobs[0]
+        .intervals
+        .iter()
+        .flat_map(|i| &i.ops)
+        .map(|o| o.count)
+        .sum();
+    assert_eq!(interval_sum, count, "intervals sum to the total");
+
+    // Each shard ran half the rate, and the whole achieved the workload's.
+    let load = merged.jobs[0].load.as_ref().unwrap();
+    assert_eq!(load.target_ops_per_s, Some(RATE));
+    for shard in &shards {
+        let part = shard.jobs[0].load.as_ref().unwrap();
+        assert_eq!(part.target_ops_per_s, Some(RATE / 2.0));
+    }
+    let achieved = load.achieved_ops_per_s.unwrap();
+    assert!(
+        (achieved - RATE).abs() < RATE * 0.05,
+        "achieved {achieved}/s"
+    );
+    assert_eq!(merged.thresholds.len(), 1);
+    assert!(merged.thresholds[0].passed, "{:?}", merged.thresholds);
+
+    // The shards' key slices are disjoint and cover the key space, and the server saw
+    // exactly that: every key written, each write counted once.
+    let slices: Vec<(u64, u64)> = shards
+        .iter()
+        .map(|s| {
+            let t = &s.jobs[0].target;
+            (
+                t["key_first"].as_u64().unwrap(),
+                t["key_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(slices, [(0, KEYS / 2), (KEYS / 2, KEYS / 2)]);
+    let values = keys.values();
+    assert_eq!(values.len() as u64, KEYS, "distinct keys written");
+    let writes: u64 = values.iter().map(|(_, v)| v).sum();
+    let errors = merged.jobs[0].total_errors();
+    assert!(
+        writes >= count && writes <= count + errors,
+        "{writes} writes, {count} ops"
+    );
+
+    // The merged file is a results file like any other.
+    let report = plimsoll()
+        .arg("report")
+        .arg(&merged_path)
+        .arg("--output")
+        .arg(dir.path().join("report"))
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "report: {}", stderr(&report));
+    assert!(dir.path().join("report/index.html").is_file());
+    let compare = plimsoll()
+        .arg("compare")
+        .arg(&merged_path)
+        .arg(&merged_path)
+        .output()
+        .unwrap();
+    assert!(compare.status.success(), "compare: {}", stderr(&compare));
+}
+
+#[test]
+fn merge_refuses_what_is_not_one_sharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::new("refuse");
+    let path = workload(dir.path(), &keys.prefix, "refused-redis");
+    let [one, two] = run_two_shards(dir.path(), &path);
+    let out = dir.path().join("merged.json");
+    let edited = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&two).unwrap()).unwrap();
+        edit(&mut value);
+        let path = dir.path().join(name);
+        std::fs::write(&path, value.to_string()).unwrap();
+        path
+    };
+    let refused = |files: &[&Path], expected: &str| {
+        let output = merge(files, &out, &[]);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+        assert!(!out.exists(), "nothing written");
+    };
+
+    let other_workload = edited("other.json", &|v| v["workload"]["name"] = "other".into());
+    refused(&[&one, &other_workload], "ran different workloads");
+    let other_rate = edited("rate.json", &|v| {
+        v["workload"]["jobs"][0]["load"]["rate"] = 500.0.into();
+    });
+    refused(&[&one, &other_rate], "`jobs` differs");
+    let other_version = edited("version.json", &|v| v["plimsoll_version"] = "9.9.9".into());
+    refused(&[&one, &other_version], "different plimsoll versions");
+    refused(&[&one, &one], "shard 1 of 2 is given twice");
+    refused(&[&two], "shard 1 of 2 is missing");
+    let unsharded = edited("whole.json", &|v| {
+        v.as_object_mut().unwrap().remove("shard");
+    });
+    refused(&[&one, &unsharded], "is not a shard's results");
+}
+
+#[test]
+fn a_job_that_cannot_be_split_is_refused_before_any_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one.toml");
+    let text = "name = \"one\"\nduration = \"1s\"\n\n[[jobs]]\nname = \"kv\"\nkind = \"redis\"\n\
+                url = \"redis://127.0.0.1:1/0\"\nconnections = 1\n";
+    std::fs::write(&path, text).unwrap();
+    let output = plimsoll()
+        .arg("run")
+        .arg(&path)
+        .args(["--shard", "2/2", "--quiet", "--no-report"])
+        .arg("--output")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("one.toml:4") && message.contains("connections is 1"),
+        "{message}"
+    );
+    let past = plimsoll()
+        .arg("run")
+        .arg(&path)
+        .args(["--start-at", "2020-01-01T00:00:00Z", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(past.status.code(), Some(2));
+    assert!(stderr(&past).contains("ago"), "{}", stderr(&past));
+}
