@@ -352,3 +352,156 @@ fn a_job_that_cannot_be_split_is_refused_before_any_load() {
     assert_eq!(past.status.code(), Some(2));
     assert!(stderr(&past).contains("ago"), "{}", stderr(&past));
 }
+
+const MANIFEST: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/deploy/kubernetes/plimsoll-shards.yaml"
+);
+
+/// A program scripts/test.sh installs (kubernetes-validate, from PyPI), if on PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The manifest's documents as JSON, read by the YAML parser kubernetes-validate brings.
+fn manifest_documents() -> Option<Vec<serde_json::Value>> {
+    let script = "import sys, json, yaml; print(json.dumps(list(yaml.safe_load_all(sys.stdin))))";
+    let output = Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::fs::File::open(MANIFEST).unwrap())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| serde_json::from_slice(&output.stdout).unwrap())
+}
+
+fn job_and_workload() -> (serde_json::Value, String) {
+    let documents = manifest_documents().expect("python3 with yaml (kubernetes-validate's)");
+    let of_kind = |kind: &str| {
+        documents
+            .iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("a {kind} in the manifest"))
+            .clone()
+    };
+    let workload = of_kind("ConfigMap")["data"]["workload.toml"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (of_kind("Job"), workload)
+}
+
+#[test]
+fn the_kubernetes_manifest_is_valid_and_its_shards_agree() {
+    let Some(validator) = on_path("kubernetes-validate") else {
+        eprintln!(
+            "SKIPPED: no kubernetes-validate on PATH (scripts/test.sh installs it from PyPI)"
+        );
+        return;
+    };
+    let output = Command::new(validator)
+        .args(["--strict", MANIFEST])
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("job/plimsoll-shards") && said.contains("configmap/"),
+        "{said}"
+    );
+
+    let (job, workload) = job_and_workload();
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"], "Indexed");
+    assert_eq!(spec["completions"], spec["parallelism"]);
+    let container = &spec["template"]["spec"]["containers"][0];
+    let env = container["env"].as_array().unwrap();
+    let shards = env
+        .iter()
+        .find(|e| e["name"] == "PLIMSOLL_SHARDS")
+        .expect("PLIMSOLL_SHARDS in the container's environment");
+    let count: u32 = shards["value"].as_str().unwrap().parse().unwrap();
+    assert_eq!(spec["completions"].as_u64(), Some(u64::from(count)));
+
+    // The workload it ships loads and splits into that many shards.
+    let whole = plimsoll::workload::load_str("workload.toml", &workload).unwrap();
+    for index in 1..=count {
+        let shard = plimsoll::load::Shard::new(index, count).unwrap();
+        whole
+            .shard(shard)
+            .unwrap_or_else(|e| panic!("shard {shard}: {e}"));
+    }
+}
+
+/// The pod's script, run here as each pod would run it (the Job's environment, the
+/// workload file and the results folder moved to a scratch folder), prints results as its
+/// last line that `plimsoll merge` takes.
+#[test]
+fn the_pods_script_prints_results_that_merge() {
+    if manifest_documents().is_none() {
+        eprintln!("SKIPPED: no python3 with yaml (scripts/test.sh installs kubernetes-validate)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (job, _) = job_and_workload();
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    let script = container["args"][0].as_str().unwrap();
+    let workload = dir.path().join("workload.toml");
+    let text = "name = \"pods\"\nduration = \"2s\"\n\n[[jobs]]\nname = \"n\"\nkind = \"null\"\n\
+                workers = 2\nload = { model = \"open\", rate = \"200\" }\n";
+    std::fs::write(&workload, text).unwrap();
+    let script = script
+        .replace("/etc/plimsoll/workload.toml", workload.to_str().unwrap())
+        .replace("out=/results/", &format!("out={}/", dir.path().display()));
+    let bin = Path::new(env!("CARGO_BIN_EXE_plimsoll")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let start_at = start_in(2);
+    let pods: Vec<_> = (0..2)
+        .map(|index| {
+            let mut command = plimsoll();
+            command.env("JOB_COMPLETION_INDEX", index.to_string());
+            command
+                .env("PLIMSOLL_SHARDS", "2")
+                .env("PLIMSOLL_START_AT", &start_at);
+            command.env("PATH", &path).env_remove("PLIMSOLL_SHARD");
+            let mut sh = Command::new("/bin/sh");
+            sh.envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))));
+            sh.arg("-c")
+                .arg(&script)
+                .stdout(std::process::Stdio::piped());
+            sh.spawn().unwrap()
+        })
+        .collect();
+    let mut files = Vec::new();
+    for (index, pod) in pods.into_iter().enumerate() {
+        let output = pod.wait_with_output().unwrap();
+        assert!(output.status.success(), "pod {index}: {}", stderr(&output));
+        let log = String::from_utf8(output.stdout).unwrap();
+        let last = log.lines().last().expect("a last log line");
+        let file = dir.path().join(format!("log-{index}.json"));
+        std::fs::write(&file, last).unwrap();
+        files.push(file);
+    }
+    let merged = dir.path().join("merged.json");
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let output = merge(&paths, &merged, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let merged = RunResults::read(&merged).unwrap();
+    assert_eq!(merged.shards.len(), 2);
+    assert_eq!(merged.jobs[0].workers, 2);
+    let target = merged.jobs[0].load.as_ref().unwrap().target_ops_per_s;
+    assert_eq!(target, Some(200.0));
+}
