@@ -235,10 +235,18 @@ fn two_redis_shards_started_together_merge_into_the_whole_run() {
         let part = shard.jobs[0].load.as_ref().unwrap();
         assert_eq!(part.target_ops_per_s, Some(RATE / 2.0));
     }
+    // The schedules add up to the whole rate exactly; what was achieved depends on the
+    // machine keeping up, so it gets a margin (a busy 2-core machine can fall behind).
+    assert_eq!(load.scheduled_ops, Some(RATE as u64 * 3), "{load:?}");
+    let parts: f64 = shards
+        .iter()
+        .map(|s| s.jobs[0].load.as_ref().unwrap().achieved_ops_per_s.unwrap())
+        .sum();
     let achieved = load.achieved_ops_per_s.unwrap();
+    assert_eq!(achieved, parts, "the merged rate is the shards' sum");
     assert!(
-        (achieved - RATE).abs() < RATE * 0.05,
-        "achieved {achieved}/s"
+        (achieved - RATE).abs() < RATE * 0.1,
+        "achieved {achieved}/s: {load:?}"
     );
     assert_eq!(merged.thresholds.len(), 1);
     assert!(merged.thresholds[0].passed, "{:?}", merged.thresholds);
