@@ -45,6 +45,10 @@ pub enum Command {
     Validate {
         /// The workload file (TOML).
         workload: PathBuf,
+        /// Also check that every job can be split over this many shards, as `run --shard`
+        /// would split it.
+        #[arg(long, value_name = "N")]
+        shards: Option<u32>,
     },
 }
 

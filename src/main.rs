@@ -25,23 +25,29 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Compare(args) => compare(&args),
         Command::Merge(args) => merge(&args),
-        Command::Validate { workload } => validate(&workload),
+        Command::Validate { workload, shards } => validate(&workload, shards),
         Command::Report { results, output } => report(&results, output),
     };
     ExitCode::from(code)
 }
 
-fn validate(path: &Path) -> u8 {
+fn validate(path: &Path, shards: Option<u32>) -> u8 {
     let checked = workload::load_file(path)
         .map_err(|e| e.to_string())
         .and_then(|w| {
             runner::check(&w).map_err(|e| located(path, &w, &e))?;
+            for index in 1..=shards.unwrap_or(0) {
+                let shard = Shard::new(index, shards.unwrap_or(1)).map_err(|e| e.to_string())?;
+                w.shard(shard)
+                    .map_err(|e| located(path, &w, &runner::shard_refusal(shard, e)))?;
+            }
             Ok(w)
         });
     match checked {
         Ok(w) => {
+            let split = shards.map_or(String::new(), |n| format!(", splits over {n} shards"));
             println!(
-                "{}: ok ({} job{})",
+                "{}: ok ({} job{}{split})",
                 path.display(),
                 w.jobs.len(),
                 plural(w.jobs.len())
@@ -213,11 +219,8 @@ fn merge(args: &MergeArgs) -> u8 {
         let message = format!("cannot write {}: {e}", args.output.display());
         return fail(exit::FAILURE, &message);
     }
-    println!(
-        "merged {} shards: {}",
-        args.shards.len(),
-        args.output.display()
-    );
+    print!("{}", plimsoll::report::terminal::summary(&merged));
+    println!("\nresults: {}", args.output.display());
     status_code(&merged)
 }
 

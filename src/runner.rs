@@ -199,7 +199,7 @@ pub fn run(
 }
 
 /// A job this shard cannot take its part of is the workload's fault: placed at the job.
-fn shard_refusal(shard: Shard, error: ShardError) -> SetupError {
+pub fn shard_refusal(shard: Shard, error: ShardError) -> SetupError {
     let (job, error) = match error {
         ShardError::InJob { job, source } => (job, *source),
         other => ("(workload)".to_owned(), other),

@@ -351,6 +351,23 @@ fn a_job_that_cannot_be_split_is_refused_before_any_load() {
         message.contains("one.toml:4") && message.contains("connections is 1"),
         "{message}"
     );
+    let validate = |shards: &str| {
+        let mut command = plimsoll();
+        command
+            .arg("validate")
+            .arg(&path)
+            .args(["--shards", shards]);
+        command.output().unwrap()
+    };
+    let refused = validate("2");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("one.toml:4"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(validate("1").status.success());
+
     let past = plimsoll()
         .arg("run")
         .arg(&path)

@@ -15,12 +15,13 @@ pub fn summary(results: &RunResults) -> String {
     };
     let _ = writeln!(
         out,
-        "{}: {status}, measured {:.1} s (warmup {:.1} s)",
+        "{}: {status}{}, measured {:.1} s (warmup {:.1} s)",
         results
             .workload
             .get("name")
             .and_then(|n| n.as_str())
             .unwrap_or("workload"),
+        shard_note(results),
         results.measured_ns as f64 / 1e9,
         results.warmup_ns as f64 / 1e9,
     );
@@ -34,6 +35,15 @@ pub fn summary(results: &RunResults) -> String {
     resources_and_checks(&mut out, results);
     thresholds(&mut out, results);
     out
+}
+
+/// ` (shard 2 of 4)`, or ` (4 shards merged)`: the figures are a part, or a sum.
+fn shard_note(results: &RunResults) -> String {
+    match (&results.shard, results.shards.len()) {
+        (Some(shard), _) => format!(" (shard {} of {})", shard.index, shard.count),
+        (None, 0) => String::new(),
+        (None, n) => format!(" ({n} shards merged)"),
+    }
 }
 
 /// How many thresholds passed, then each failed one with what was measured.
