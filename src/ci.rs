@@ -126,6 +126,49 @@ pub fn thresholds_markdown(workload: &str, results: &[ThresholdResult]) -> Strin
     out
 }
 
+/// One case per threshold checked in each of several runs: classname `run-K/scope`.
+pub fn repeat_threshold_cases(runs: &[(String, &[ThresholdResult])]) -> Vec<TestCase> {
+    let per_run = runs.iter().flat_map(|(label, results)| {
+        threshold_cases(results).into_iter().map(move |c| TestCase {
+            classname: format!("{label}/{}", c.classname),
+            ..c
+        })
+    });
+    per_run.collect()
+}
+
+/// The thresholds of several runs of one workload as one Markdown table, a row per run and
+/// threshold.
+pub fn repeat_markdown(workload: &str, runs: &[(String, &[ThresholdResult])]) -> String {
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .flat_map(|(label, results)| {
+            results.iter().map(move |t| {
+                let verdict = if t.passed { "pass" } else { "FAIL" };
+                vec![
+                    label.clone(),
+                    t.scope.clone(),
+                    format!("`{}`", t.expression),
+                    t.measured_text.clone(),
+                    verdict.to_owned(),
+                ]
+            })
+        })
+        .collect();
+    let failed = rows.iter().filter(|r| r[4] == "FAIL").count();
+    let mut out = format!("## plimsoll run: {workload}, {} run(s)\n\n", runs.len());
+    out.push_str(&markdown_table(
+        &["run", "scope", "threshold", "measured", "result"],
+        &rows,
+    ));
+    let _ = writeln!(
+        out,
+        "\n{failed} of {} threshold check(s) failed",
+        rows.len()
+    );
+    out
+}
+
 /// Writes `--junit` and `--markdown` files where asked, and appends the Markdown to the CI
 /// step summary when its variable is set.
 pub fn write_outputs(

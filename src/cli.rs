@@ -31,7 +31,10 @@ pub enum Command {
         #[arg(short, long, value_name = "DIR")]
         output: Option<PathBuf>,
     },
-    /// Compare two results files, metric by metric, with a noise-aware verdict each.
+    /// Compare a baseline with a candidate, metric by metric, with a noise-aware verdict each.
+    ///
+    /// Each side is one run (a results file or a run folder) or several: a folder written by
+    /// `run --repeat`, or `--baseline A1 A2 --candidate B1 B2`.
     ///
     /// Exit codes: 0 no regression beyond the budget; 1 a metric regressed; 2 bad input.
     Compare(CompareArgs),
@@ -82,6 +85,22 @@ pub struct RunArgs {
     /// it has passed or is more than 24 h ahead.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub start_at: Option<SystemTime>,
+    /// Stop as soon as a threshold is certainly broken (an error count over its bound, a
+    /// latency no later sample can bring back); the results say so and the exit code is 1.
+    /// Same as `abort_early = true` in the workload.
+    #[arg(long)]
+    pub abort_early: bool,
+    /// Run the workload N times, one after another, each into its own folder: run-1/ to
+    /// run-N/ in the run folder. Thresholds are judged per run; any failed one sets exit
+    /// code 1. `plimsoll compare` takes the folder as one side.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..),
+        conflicts_with = "start_at"
+    )]
+    pub repeat: u32,
     #[command(flatten)]
     pub ci: CiArgs,
 }
@@ -124,10 +143,18 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// The results file to compare against.
-    pub baseline: PathBuf,
-    /// The results file under test.
-    pub candidate: PathBuf,
+    /// What to compare against: a results file, a run folder, or a folder of repeated runs.
+    #[arg(required_unless_present = "baselines", conflicts_with = "baselines")]
+    pub baseline: Option<PathBuf>,
+    /// What is under test, as the baseline.
+    #[arg(required_unless_present = "candidates", conflicts_with = "candidates")]
+    pub candidate: Option<PathBuf>,
+    /// Baseline runs, one or more (results files or folders), instead of BASELINE.
+    #[arg(long = "baseline", value_name = "PATH", num_args = 1.., requires = "candidates")]
+    pub baselines: Vec<PathBuf>,
+    /// Candidate runs, one or more (results files or folders), instead of CANDIDATE.
+    #[arg(long = "candidate", value_name = "PATH", num_args = 1.., requires = "baselines")]
+    pub candidates: Vec<PathBuf>,
     /// The smallest change that counts as a regression or an improvement.
     #[arg(
         long,

@@ -1,10 +1,14 @@
-//! Baseline comparison: two results files, per job and operation, throughput and latency
-//! percentiles side by side, with a noise-aware verdict per metric.
+//! Baseline comparison: two sides of one or more runs each, per job and operation, throughput
+//! and latency percentiles side by side, with a noise-aware verdict per metric.
 //!
-//! The verdict rests on the per-interval values of both runs: a bootstrap confidence interval
+//! The verdict rests on the per-interval values of every run: a bootstrap confidence interval
 //! of the difference in medians (seeded, a fixed number of resamples, so the same files always
-//! give the same answer). A metric changed only when that interval excludes zero and the change
-//! of the whole-run figure is beyond the minimum effect. This module computes and renders the
+//! give the same answer). With several runs on a side the bootstrap is two-level: it resamples
+//! the runs, then the intervals within each run drawn, so the spread from run to run (often
+//! larger than within one run) widens the interval as it should. A metric changed only when
+//! that interval excludes zero and the change of the whole-side figure is beyond the minimum
+//! effect. A side's whole figure pools its runs: operations over measured time for
+//! throughput, merged histograms for percentiles. This module computes and renders the
 //! comparison; it does not read files or choose exit codes (`main` does), and CI formats live
 //! in [`crate::ci`].
 
@@ -76,6 +80,8 @@ pub struct MetricComparison {
 pub struct Comparison {
     pub metrics: Vec<MetricComparison>,
     pub warnings: Vec<String>,
+    /// Runs on each side: (baseline, candidate).
+    pub runs: (usize, usize),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -209,29 +215,84 @@ impl Options {
 
 /// Compares every operation the two runs share, metric by metric.
 pub fn compare(baseline: &RunResults, candidate: &RunResults, options: &Options) -> Comparison {
-    let mut warnings = differences(baseline, candidate);
+    compare_runs(
+        std::slice::from_ref(baseline),
+        std::slice::from_ref(candidate),
+        options,
+    )
+}
+
+/// Compares two sides of one or more runs each (repeated runs of one workload), metric by
+/// metric, over the jobs and operations of each side's first run.
+///
+/// # Panics
+/// When a side holds no run.
+pub fn compare_runs(
+    baseline: &[RunResults],
+    candidate: &[RunResults],
+    options: &Options,
+) -> Comparison {
+    assert!(
+        !baseline.is_empty() && !candidate.is_empty(),
+        "a side of a comparison holds at least one run"
+    );
+    let mut warnings = differences(&baseline[0], &candidate[0]);
+    warnings.extend(side_warnings("baseline", baseline));
+    warnings.extend(side_warnings("candidate", candidate));
     let mut metrics = Vec::new();
-    for job in &baseline.jobs {
-        let Some(other) = candidate.jobs.iter().find(|j| j.name == job.name) else {
+    for job in &baseline[0].jobs {
+        if !has_job(&candidate[0], &job.name) {
             warnings.push(format!("job `{}` is only in the baseline", job.name));
             continue;
-        };
+        }
         metrics.extend(compare_job(
-            job,
-            other,
+            &job.name,
             (baseline, candidate),
             options,
             &mut warnings,
         ));
     }
-    for job in candidate
+    for job in candidate[0]
         .jobs
         .iter()
-        .filter(|j| !has_job(baseline, &j.name))
+        .filter(|j| !has_job(&baseline[0], &j.name))
     {
         warnings.push(format!("job `{}` is only in the candidate", job.name));
     }
-    Comparison { metrics, warnings }
+    Comparison {
+        metrics,
+        warnings,
+        runs: (baseline.len(), candidate.len()),
+    }
+}
+
+/// What makes the runs of one side doubtful: a run that did not complete, and runs that
+/// differ from the side's first in anything but their figures.
+fn side_warnings(side: &str, runs: &[RunResults]) -> Vec<String> {
+    let label = |i: usize| match runs.len() {
+        1 => format!("the {side}"),
+        _ => format!("{side} run {}", i + 1),
+    };
+    let mut out = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        if run.status != crate::results::RunStatus::Complete {
+            let status = serde_json::to_value(run.status).unwrap_or_default();
+            let status = status.as_str().unwrap_or("incomplete").to_owned();
+            out.push(format!(
+                "{} is {status}: its figures cover only what was measured",
+                label(i)
+            ));
+        }
+        if i > 0 {
+            let differ = differences(&runs[0], run);
+            out.extend(
+                differ
+                    .into_iter()
+                    .map(|d| format!("{} against run 1: {d}", label(i))),
+            );
+        }
+    }
+    out
 }
 
 fn has_job(results: &RunResults, name: &str) -> bool {
@@ -239,29 +300,36 @@ fn has_job(results: &RunResults, name: &str) -> bool {
 }
 
 fn compare_job(
-    base: &JobResults,
-    cand: &JobResults,
-    runs: (&RunResults, &RunResults),
+    job: &str,
+    (baseline, candidate): (&[RunResults], &[RunResults]),
     options: &Options,
     warnings: &mut Vec<String>,
 ) -> Vec<MetricComparison> {
+    let first = |runs: &[RunResults]| runs[0].jobs.iter().position(|j| j.name == job);
+    let (Some(b), Some(c)) = (first(baseline), first(candidate)) else {
+        return Vec::new();
+    };
+    let (base, cand) = (&baseline[0].jobs[b], &candidate[0].jobs[c]);
     let mut out = Vec::new();
     for op in &base.operations {
-        let Some(other) = cand.operations.iter().find(|o| o.op == op.op) else {
+        if !has_op(cand, &op.op) {
             warnings.push(format!(
-                "operation `{}.{}` is only in the baseline",
-                base.name, op.op
+                "operation `{job}.{}` is only in the baseline",
+                op.op
             ));
             continue;
-        };
-        let sides = (Side::new(runs.0, base, op), Side::new(runs.1, cand, other));
+        }
+        let sides = (
+            Side::new("baseline", baseline, job, &op.op, warnings),
+            Side::new("candidate", candidate, job, &op.op, warnings),
+        );
         out.extend(Metric::ALL.map(|m| compare_metric(m, &sides, options)));
     }
     let only_candidate = cand.operations.iter().filter(|o| !has_op(base, &o.op));
     for op in only_candidate {
         warnings.push(format!(
-            "operation `{}.{}` is only in the candidate",
-            cand.name, op.op
+            "operation `{job}.{}` is only in the candidate",
+            op.op
         ));
     }
     out
@@ -271,14 +339,94 @@ fn has_op(job: &JobResults, op: &str) -> bool {
     job.operations.iter().any(|o| o.op == op)
 }
 
-/// One operation in one run: the whole-run figures and its intervals.
+/// One operation on one side: each run that holds it, with the intervals kept.
 struct Side<'a> {
     job: &'a str,
+    op: &'a str,
+    runs: Vec<RunOp<'a>>,
+    /// The side's runs' histograms merged, for pooled percentiles; `None` with one run, or
+    /// when a histogram would not decode.
+    merged: Option<crate::measure::LatencySummary>,
+}
+
+/// One operation in one run: the whole-run figures and its intervals.
+struct RunOp<'a> {
+    measured_ns: u64,
     op: &'a OpResults,
     intervals: Vec<(&'a IntervalResults, &'a IntervalOpResults)>,
 }
 
 impl<'a> Side<'a> {
+    fn new(
+        side: &str,
+        runs: &'a [RunResults],
+        job: &'a str,
+        op: &'a str,
+        warnings: &mut Vec<String>,
+    ) -> Self {
+        let mut held = Vec::new();
+        for (i, run) in runs.iter().enumerate() {
+            let found = run.jobs.iter().find(|j| j.name == job);
+            match found.and_then(|j| Some((j, j.operations.iter().find(|o| o.op == op)?))) {
+                Some((j, o)) => held.push(RunOp::new(run, j, o)),
+                None => warnings.push(format!(
+                    "{side} run {} has no `{job}.{op}`; compared without it",
+                    i + 1
+                )),
+            }
+        }
+        let merged = (held.len() > 1)
+            .then(|| merge(&held))
+            .and_then(|m| m.map_err(|e| warnings.push(e)).ok());
+        Side {
+            job,
+            op,
+            runs: held,
+            merged,
+        }
+    }
+
+    /// The side's figure: the run's own with one run; with several, operations over measured
+    /// time, or the percentile of the merged histograms.
+    fn whole(&self, metric: Metric) -> Option<f64> {
+        if let [one] = self.runs.as_slice() {
+            return metric.whole_run(one.op);
+        }
+        let l = self.merged.as_ref();
+        match metric {
+            Metric::Throughput => {
+                let count: u64 = self.runs.iter().map(|r| r.op.count).sum();
+                let ns: u64 = self.runs.iter().map(|r| r.measured_ns).sum();
+                (ns > 0).then(|| count as f64 * 1e9 / ns as f64)
+            }
+            Metric::P50 => l?.p50.map(|v| v as f64),
+            Metric::P99 => l?.p99.map(|v| v as f64),
+            Metric::P99_9 => l?.p99_9.map(|v| v as f64),
+        }
+    }
+
+    /// Per run, the metric in each of its full intervals.
+    fn series(&self, metric: Metric) -> Vec<Vec<f64>> {
+        self.runs.iter().map(|r| r.series(metric)).collect()
+    }
+}
+
+/// The runs' latency histograms added together, exactly.
+fn merge(runs: &[RunOp]) -> Result<crate::measure::LatencySummary, String> {
+    let mut all = crate::measure::LatencyHistogram::new();
+    for run in runs {
+        let hist = run.op.latency_histogram.decode().map_err(|e| {
+            format!(
+                "a histogram of `{}` does not decode ({e}); its percentiles are left out",
+                run.op.op
+            )
+        })?;
+        all.add(&hist);
+    }
+    Ok(all.summary())
+}
+
+impl<'a> RunOp<'a> {
     fn new(run: &RunResults, job: &'a JobResults, op: &'a OpResults) -> Self {
         let shortest = run.interval_ns as f64 * FULL_SHARE;
         let intervals = job
@@ -287,8 +435,8 @@ impl<'a> Side<'a> {
             .filter(|i| i.duration_ns as f64 >= shortest)
             .filter_map(|i| i.ops.iter().find(|o| o.op == op.op).map(|o| (i, o)))
             .collect();
-        Side {
-            job: &job.name,
+        RunOp {
+            measured_ns: run.measured_ns,
             op,
             intervals,
         }
@@ -303,7 +451,7 @@ impl<'a> Side<'a> {
 }
 
 fn compare_metric(metric: Metric, sides: &(Side, Side), options: &Options) -> MetricComparison {
-    let (baseline, candidate) = (metric.whole_run(sides.0.op), metric.whole_run(sides.1.op));
+    let (baseline, candidate) = (sides.0.whole(metric), sides.1.whole(metric));
     let change_pct = match (baseline, candidate) {
         (Some(b), Some(c)) if b == c => Some(0.0),
         (Some(b), Some(c)) if b != 0.0 => Some((c - b) / b * 100.0),
@@ -313,7 +461,7 @@ fn compare_metric(metric: Metric, sides: &(Side, Side), options: &Options) -> Me
     let verdict = verdict(metric, change_pct, interval, options.min_effect_pct);
     let beyond_budget = change_pct.is_some_and(|c| c.abs() > options.budget(metric));
     MetricComparison {
-        scope: format!("{}.{}", sides.0.job, sides.0.op.op),
+        scope: format!("{}.{}", sides.0.job, sides.0.op),
         metric,
         baseline,
         candidate,
@@ -347,24 +495,37 @@ fn verdict(
     }
 }
 
-/// The 95 % bootstrap interval of median(candidate) − median(baseline).
-fn bootstrap(baseline: &[f64], candidate: &[f64]) -> Option<(f64, f64)> {
-    if baseline.len() < 2 || candidate.len() < 2 {
+/// The 95 % bootstrap interval of median(candidate) − median(baseline), each side given as
+/// its runs' interval values.
+fn bootstrap(baseline: &[Vec<f64>], candidate: &[Vec<f64>]) -> Option<(f64, f64)> {
+    let kept = |runs: &[Vec<f64>]| -> Vec<Vec<f64>> {
+        runs.iter().filter(|r| !r.is_empty()).cloned().collect()
+    };
+    let (baseline, candidate) = (kept(baseline), kept(candidate));
+    let values = |runs: &[Vec<f64>]| runs.iter().map(Vec::len).sum::<usize>();
+    if values(&baseline) < 2 || values(&candidate) < 2 {
         return None;
     }
     let mut rng = SplitMix(SEED);
     let mut diffs: Vec<f64> = (0..RESAMPLES)
-        .map(|_| resampled_median(candidate, &mut rng) - resampled_median(baseline, &mut rng))
+        .map(|_| resampled_median(&candidate, &mut rng) - resampled_median(&baseline, &mut rng))
         .collect();
     diffs.sort_by(f64::total_cmp);
     let at = |q: f64| diffs[((RESAMPLES - 1) as f64 * q).round() as usize];
     Some((at(0.025), at(0.975)))
 }
 
-fn resampled_median(values: &[f64], rng: &mut SplitMix) -> f64 {
-    let mut sample: Vec<f64> = (0..values.len())
-        .map(|_| values[rng.below(values.len())])
-        .collect();
+/// One bootstrap draw of a side's median: with one run, its intervals resampled; with
+/// several, as many runs drawn with replacement, then each drawn run's intervals resampled.
+fn resampled_median(runs: &[Vec<f64>], rng: &mut SplitMix) -> f64 {
+    let mut sample = Vec::new();
+    for k in 0..runs.len() {
+        let run = match runs.len() {
+            1 => &runs[k],
+            n => &runs[rng.below(n)],
+        };
+        sample.extend((0..run.len()).map(|_| run[rng.below(run.len())]));
+    }
     median(&mut sample)
 }
 
@@ -440,6 +601,9 @@ impl Comparison {
         for warning in &self.warnings {
             let _ = writeln!(out, "warning: {warning}");
         }
+        if let Some(line) = self.runs_line() {
+            let _ = writeln!(out, "{line}");
+        }
         let rows: Vec<[String; 7]> = self.metrics.iter().map(MetricComparison::row).collect();
         let widths = column_widths(&rows);
         let _ = writeln!(out, "{}", padded(&HEADERS.map(str::to_owned), &widths));
@@ -448,6 +612,17 @@ impl Comparison {
         }
         let _ = writeln!(out, "{}", self.verdict_line());
         out
+    }
+
+    /// How many runs each side pooled, when either holds more than one.
+    fn runs_line(&self) -> Option<String> {
+        let (b, c) = self.runs;
+        (b > 1 || c > 1).then(|| {
+            format!(
+                "baseline: {b} run(s), candidate: {c} run(s); intervals bootstrapped within \
+                 runs drawn with replacement"
+            )
+        })
     }
 
     fn verdict_line(&self) -> String {
@@ -469,6 +644,9 @@ impl Comparison {
         }
         if !self.warnings.is_empty() {
             out.push('\n');
+        }
+        if let Some(line) = self.runs_line() {
+            let _ = writeln!(out, "{line}\n");
         }
         let rows: Vec<Vec<String>> = self.metrics.iter().map(|m| m.row().to_vec()).collect();
         out.push_str(&crate::ci::markdown_table(&HEADERS, &rows));
@@ -553,7 +731,7 @@ mod tests {
 
     #[test]
     fn identical_series_give_an_interval_around_zero() {
-        let values = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let values = [vec![1.0, 2.0, 3.0, 4.0, 5.0]];
         let (low, high) = bootstrap(&values, &values).expect("enough intervals");
         assert!(low <= 0.0 && high >= 0.0, "{low} {high}");
     }
@@ -562,8 +740,51 @@ mod tests {
     fn a_clear_shift_gives_an_interval_excluding_zero() {
         let base = [1.0, 1.1, 0.9, 1.0, 1.05, 0.95];
         let cand = base.map(|v| v + 1.0);
-        let (low, high) = bootstrap(&base, &cand).expect("enough intervals");
+        let (low, high) = bootstrap(&[base.to_vec()], &[cand.to_vec()]).expect("intervals");
         assert!(low > 0.5 && high < 1.5, "{low} {high}");
+    }
+
+    #[test]
+    fn the_spread_between_runs_widens_the_interval() {
+        // Within each run the values are tight, but the runs sit apart: pooled as one run
+        // the shift looks certain; resampled by run it does not.
+        let tight = |at: f64| {
+            (0..50)
+                .map(|i| at + i as f64 * 0.0001)
+                .collect::<Vec<f64>>()
+        };
+        let base = [tight(1.0), tight(1.4), tight(0.8)];
+        let cand = [tight(1.1), tight(1.5), tight(0.9)];
+        let pooled = |runs: &[Vec<f64>]| vec![runs.concat()];
+        let (low, high) = bootstrap(&pooled(&base), &pooled(&cand)).expect("intervals");
+        assert!(low > 0.0, "pooled: {low} {high}");
+        let (low, high) = bootstrap(&base, &cand).expect("intervals");
+        assert!(low < 0.0 && high > 0.0, "by run: {low} {high}");
+    }
+
+    #[test]
+    fn several_runs_per_side_pool_their_figures() {
+        let one = fixture();
+        let mut two = fixture();
+        two.started_at = "later".to_owned();
+        let alone = compare(&one, &one, &Options::default());
+        let pooled = compare_runs(
+            &[one.clone(), two.clone()],
+            &[one, two],
+            &Options::default(),
+        );
+        assert_eq!(pooled.runs, (2, 2));
+        assert_eq!(pooled.metrics.len(), alone.metrics.len());
+        for (p, a) in pooled.metrics.iter().zip(&alone.metrics) {
+            assert_eq!(p.change_pct, Some(0.0), "{p:?}");
+            // The same runs twice: pooled percentiles are the run's own, throughput too.
+            let close = |x: Option<f64>, y: Option<f64>| match (x, y) {
+                (Some(x), Some(y)) => (x - y).abs() <= y.abs() * 1e-9,
+                (x, y) => x == y,
+            };
+            assert!(close(p.baseline, a.baseline), "{p:?} {a:?}");
+        }
+        assert!(pooled.warnings.is_empty(), "{:?}", pooled.warnings);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! no samples fails. It does not know where a threshold was written (the workload loader
 //! locates its errors, `main` reports command-line ones), and it does not choose exit codes.
 
+mod abort;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -14,6 +16,8 @@ use crate::report::format;
 use crate::results::{JobResults, OpResults, RunResults};
 use crate::workload::units::{ByteSize, HumanDuration, Rate, Share};
 use crate::workload::{Job, Workload};
+
+pub use abort::{Breach, LiveJob, first_breach};
 
 /// The metric names a threshold takes, for messages and suggestions.
 pub const METRICS: &[&str] = &[

@@ -4,7 +4,7 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use clap::Parser as _;
@@ -75,7 +75,7 @@ fn located(path: &Path, workload: &Workload, error: &SetupError) -> String {
 }
 
 fn run(args: RunArgs) -> u8 {
-    let (path, quiet) = (args.workload.as_deref(), args.quiet);
+    let path = args.workload.as_deref();
     let workload = match load(path) {
         Ok(w) => w,
         Err(e) => return fail(exit::BAD_INPUT, &e),
@@ -102,45 +102,50 @@ fn run(args: RunArgs) -> u8 {
         Ok(stop) => stop,
         Err(e) => return fail(exit::FAILURE, &e),
     };
+    let abort_on = if args.abort_early || workload.abort_early {
+        let mut all = gate::workload_gates(&workload);
+        all.extend(gates.iter().cloned());
+        all
+    } else {
+        Vec::new()
+    };
     let options = RunOptions {
-        progress: !quiet && std::io::stderr().is_terminal(),
+        progress: !args.quiet && std::io::stderr().is_terminal(),
         shard,
         start_at: args.start_at,
+        abort_on,
     };
-    let mut results = match runner::run(&workload, path, &stop, options) {
+    let plan = Plan {
+        workload: &workload,
+        path,
+        gates: &gates,
+        stop: &stop,
+        options,
+    };
+    if args.repeat > 1 {
+        return repeat(&plan, &args);
+    }
+    let results = match plan.run_once() {
         Ok(results) => results,
-        Err(e @ SetupError::Input { .. }) => {
-            let label = path.unwrap_or(Path::new("(built-in quickstart)"));
-            return fail(exit::BAD_INPUT, &located(label, &workload, &e));
-        }
-        Err(e) if stop.load(std::sync::atomic::Ordering::Relaxed) => {
-            return fail(exit::INTERRUPTED, &e);
-        }
-        Err(e @ SetupError::Failed { .. }) => return fail(exit::FAILURE, &e),
+        Err(code) => return code,
     };
-    results.thresholds.extend(gate::evaluate(&gates, &results));
     let folder = args
         .output
+        .clone()
         .unwrap_or_else(|| default_folder(&workload, &results.started_at));
-    let output = folder.join("results.json");
-    if let Err(e) = results.write(&output) {
-        let message = format!("cannot write results to {}: {e}", output.display());
-        return fail(exit::FAILURE, &message);
+    if let Err(code) = write_run(&results, &folder) {
+        return code;
     }
     if let Err(e) = write_run_ci(&args.ci, &workload, &results) {
         return fail(exit::FAILURE, &e);
     }
-    if !quiet {
+    if !args.quiet {
         print!("{}", plimsoll::report::terminal::summary(&results));
-        println!("\nresults: {}", output.display());
+        println!("\nresults: {}", folder.join("results.json").display());
     }
     // The results are safe on disk; a report that fails to render can be rebuilt from them.
-    if !args.no_report {
-        match plimsoll::report::write_folder(&results, &folder) {
-            Ok(files) if !quiet => println!("report: {}", files.index.display()),
-            Ok(_) => {}
-            Err(e) => return fail(exit::FAILURE, &e),
-        }
+    if let Err(code) = write_report(&results, &folder, &args) {
+        return code;
     }
     status_code(&results)
 }
@@ -224,6 +229,155 @@ fn merge(args: &MergeArgs) -> u8 {
     status_code(&merged)
 }
 
+/// One run's inputs, the same for every repetition.
+struct Plan<'a> {
+    workload: &'a Workload,
+    path: Option<&'a Path>,
+    /// From the command line; the workload's own are checked by the runner.
+    gates: &'a [Gate],
+    stop: &'a Arc<AtomicBool>,
+    options: RunOptions,
+}
+
+impl Plan<'_> {
+    /// Runs the workload once and checks the command line's thresholds; a run that could not
+    /// start gives its exit code.
+    fn run_once(&self) -> Result<RunResults, u8> {
+        let (workload, path) = (self.workload, self.path);
+        let ran = runner::run(workload, path, self.stop, self.options.clone());
+        let mut results = match ran {
+            Ok(results) => results,
+            Err(e @ SetupError::Input { .. }) => {
+                let label = path.unwrap_or(Path::new("(built-in quickstart)"));
+                return Err(fail(exit::BAD_INPUT, &located(label, workload, &e)));
+            }
+            Err(e) if self.stop.load(Ordering::Relaxed) => {
+                return Err(fail(exit::INTERRUPTED, &e));
+            }
+            Err(e @ SetupError::Failed { .. }) => return Err(fail(exit::FAILURE, &e)),
+        };
+        results
+            .thresholds
+            .extend(gate::evaluate(self.gates, &results));
+        Ok(results)
+    }
+}
+
+/// `--repeat N`: the runs one after another, each in `run-K/` of the run folder. A Ctrl-C
+/// ends the repetition with what was measured so far (the run it caught is written,
+/// interrupted); so does a run stopped by abort-early, whose exit code is already decided.
+fn repeat(plan: &Plan, args: &RunArgs) -> u8 {
+    let folder = args.output.clone().unwrap_or_else(|| {
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+        default_folder(plan.workload, &now.to_string())
+    });
+    let total = args.repeat;
+    let mut done: Vec<(String, RunResults)> = Vec::new();
+    let mut codes = Vec::new();
+    for k in 1..=total {
+        if plan.stop.load(Ordering::Relaxed) {
+            codes.push(exit::INTERRUPTED);
+            break;
+        }
+        let results = match plan.run_once() {
+            Ok(results) => results,
+            Err(code) => {
+                codes.push(code);
+                break;
+            }
+        };
+        let label = format!("run-{k}");
+        let run_folder = folder.join(&label);
+        if let Err(code) = write_run(&results, &run_folder) {
+            codes.push(code);
+            break;
+        }
+        if !args.quiet {
+            println!("{label} of {total}:");
+            print!("{}", plimsoll::report::terminal::summary(&results));
+            println!("\nresults: {}", run_folder.join("results.json").display());
+        }
+        let written = write_report(&results, &run_folder, args);
+        codes.push(written.err().unwrap_or_else(|| status_code(&results)));
+        let aborted = results.status == RunStatus::Aborted;
+        done.push((label, results));
+        if aborted {
+            break;
+        }
+        if !args.quiet && k < total {
+            println!();
+        }
+    }
+    let runs: Vec<(String, &[gate::ThresholdResult])> = done
+        .iter()
+        .map(|(label, r)| (label.clone(), r.thresholds.as_slice()))
+        .collect();
+    let cases = plimsoll::ci::repeat_threshold_cases(&runs);
+    let junit = plimsoll::ci::junit(&plan.workload.name, &cases);
+    let markdown = plimsoll::ci::repeat_markdown(&plan.workload.name, &runs);
+    if let Err(e) = write_ci(&args.ci, &junit, &markdown) {
+        return fail(exit::FAILURE, &e);
+    }
+    if !args.quiet {
+        println!("\n{}", repeat_line(&done, total));
+        println!("runs: {}", folder.display());
+    }
+    combined(&codes)
+}
+
+/// One line on what the repetition did: runs done and where thresholds failed.
+fn repeat_line(done: &[(String, RunResults)], total: u32) -> String {
+    let failed: Vec<&str> = done
+        .iter()
+        .filter(|(_, r)| r.thresholds.iter().any(|t| !t.passed) || r.aborted.is_some())
+        .map(|(label, _)| label.as_str())
+        .collect();
+    let complete = done
+        .iter()
+        .filter(|(_, r)| r.status == RunStatus::Complete)
+        .count();
+    let tail = match failed.as_slice() {
+        [] => String::new(),
+        some => format!("; thresholds failed in {}", some.join(", ")),
+    };
+    format!("repeat: {complete} of {total} runs complete{tail}")
+}
+
+/// The exit code of several runs: a failure outranks an interruption, which outranks a
+/// failed threshold.
+fn combined(codes: &[u8]) -> u8 {
+    let rank = |code: &u8| match *code {
+        exit::OK => 0,
+        exit::THRESHOLD_FAILED => 1,
+        exit::INTERRUPTED => 2,
+        _ => 3,
+    };
+    codes.iter().copied().max_by_key(rank).unwrap_or(exit::OK)
+}
+
+fn write_run(results: &RunResults, folder: &Path) -> Result<(), u8> {
+    let output = folder.join("results.json");
+    if let Err(e) = results.write(&output) {
+        let message = format!("cannot write results to {}: {e}", output.display());
+        return Err(fail(exit::FAILURE, &message));
+    }
+    Ok(())
+}
+
+fn write_report(results: &RunResults, folder: &Path, args: &RunArgs) -> Result<(), u8> {
+    if args.no_report {
+        return Ok(());
+    }
+    match plimsoll::report::write_folder(results, folder) {
+        Ok(files) if !args.quiet => {
+            println!("report: {}", files.index.display());
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(fail(exit::FAILURE, &e)),
+    }
+}
+
 fn report(path: &Path, output: Option<PathBuf>) -> u8 {
     let results = match RunResults::read(path) {
         Ok(results) => results,
@@ -241,8 +395,7 @@ fn report(path: &Path, output: Option<PathBuf>) -> u8 {
 }
 
 fn compare(args: &CompareArgs) -> u8 {
-    let read = |path: &Path| RunResults::read(path).map_err(|e| format!("{e:#}"));
-    let (baseline, candidate) = match (read(&args.baseline), read(&args.candidate)) {
+    let (baseline, candidate) = match (compare_side(args, true), compare_side(args, false)) {
         (Ok(b), Ok(c)) => (b, c),
         (Err(e), _) | (_, Err(e)) => return fail(exit::BAD_INPUT, &e),
     };
@@ -250,7 +403,7 @@ fn compare(args: &CompareArgs) -> u8 {
         min_effect_pct: args.min_effect,
         budgets: args.budgets.clone(),
     };
-    let comparison = plimsoll::compare::compare(&baseline, &candidate, &options);
+    let comparison = plimsoll::compare::compare_runs(&baseline, &candidate, &options);
     for warning in &comparison.warnings {
         eprintln!("plimsoll: warning: {warning}");
     }
@@ -264,6 +417,23 @@ fn compare(args: &CompareArgs) -> u8 {
     } else {
         exit::OK
     }
+}
+
+/// The runs of one side of `compare`: the positional path or every `--baseline` (or
+/// `--candidate`) path, each a results file or a folder of them.
+fn compare_side(args: &CompareArgs, baseline: bool) -> Result<Vec<RunResults>, String> {
+    let (one, many) = if baseline {
+        (&args.baseline, &args.baselines)
+    } else {
+        (&args.candidate, &args.candidates)
+    };
+    let paths: Vec<&PathBuf> = one.iter().chain(many).collect();
+    let mut runs = Vec::new();
+    for path in paths {
+        let read = RunResults::read_runs(path).map_err(|e| format!("{e:#}"))?;
+        runs.extend(read.into_iter().map(|(_, results)| results));
+    }
+    Ok(runs)
 }
 
 /// One JUnit case per threshold checked, and the thresholds as a Markdown table.
@@ -300,6 +470,7 @@ fn status_code(results: &RunResults) -> u8 {
         RunStatus::Complete if failed => exit::THRESHOLD_FAILED,
         RunStatus::Complete => exit::OK,
         RunStatus::Interrupted => exit::INTERRUPTED,
+        RunStatus::Aborted => exit::THRESHOLD_FAILED,
         RunStatus::Failed => {
             let failure = results.failure.as_deref().unwrap_or("a worker failed");
             fail(exit::FAILURE, &failure)

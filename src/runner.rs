@@ -13,6 +13,7 @@ use crate::drivers::SetupError;
 use crate::drivers::disk::PreparedDisk;
 use crate::drivers::null::PreparedNull;
 use crate::drivers::redis::PreparedRedis;
+use crate::gate::{Breach, Gate, LiveJob};
 use crate::host::{ClockSync, HostFacts};
 use crate::load::{Shard, ShardError, ShardSource};
 use crate::measure::{Clock, Collector, JobTotals, Recorder, Snapshot};
@@ -124,8 +125,9 @@ impl PreparedJob for PreparedRedis {
     fn cleanup(self: Box<Self>) {}
 }
 
-/// How the run is shown while it goes, and whether it is one shard of several.
-#[derive(Debug, Clone, Copy, Default)]
+/// How the run is shown while it goes, whether it is one shard of several, and what may
+/// stop it early.
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// A live progress line on stderr (the caller decides whether stderr is a terminal).
     pub progress: bool,
@@ -134,6 +136,9 @@ pub struct RunOptions {
     /// Start the load (warmup first) at this wall-clock time, after setup, so that shards
     /// start together. The caller checks that it is neither long past nor far ahead.
     pub start_at: Option<SystemTime>,
+    /// Thresholds watched while the load runs: the first one certainly broken stops the run
+    /// (status `aborted`). Empty: the run goes its full duration.
+    pub abort_on: Vec<Gate>,
 }
 
 /// What the runner says about the run beside the jobs' figures.
@@ -168,7 +173,7 @@ pub fn run(
         target.get("device")?.as_str().map(str::to_owned)
     });
     let monitor = MonitorPlan::new(&workload.monitor, devices);
-    let outcome = drive(workload, &prepared, stop, (options, monitor));
+    let outcome = drive(workload, &prepared, stop, (&options, monitor));
     let facts: Vec<JobFacts> = workload
         .jobs
         .iter()
@@ -303,13 +308,15 @@ struct Outcome {
     measured: Duration,
     failures: Vec<String>,
     resources: Option<ResourceSeries>,
+    /// The threshold that stopped the run early, under abort-early.
+    aborted: Option<Breach>,
 }
 
 fn drive(
     workload: &Workload,
     prepared: &[Box<dyn PreparedJob>],
     stop: &AtomicBool,
-    (options, monitor): (RunOptions, Option<MonitorPlan>),
+    (options, monitor): (&RunOptions, Option<MonitorPlan>),
 ) -> Outcome {
     let (sink, snapshots) = mpsc::channel::<Snapshot>();
     let (origin, now) = (SystemTime::now(), Instant::now());
@@ -319,6 +326,20 @@ fn drive(
         workload.duration.0,
         workload.interval.0,
     );
+    // Workers watch `halt`, not `stop`: an abort must stop them without looking, to the
+    // signal handler, like a first Ctrl-C (whose second one would end the process).
+    let halt = AtomicBool::new(false);
+    let watch = Watch {
+        stop,
+        halt: &halt,
+        gates: &options.abort_on,
+        max_ops: prepared
+            .iter()
+            .map(|p| max_measured_ops(&p.load(workload.duration.0)))
+            .collect(),
+        names: workload.jobs.iter().map(Job::name).collect(),
+        measure_start: clock.measure_start,
+    };
     let mut spare_senders = Vec::new();
     let mut recorders = Vec::new();
     for (index, job) in prepared.iter().enumerate() {
@@ -339,20 +360,20 @@ fn drive(
         .then(|| Progress::start(&workload.name, clock));
 
     let sampler = monitor.map(|plan| Sampler::start(plan, clock));
-    let failures = std::thread::scope(|scope| {
+    let (failures, aborted) = std::thread::scope(|scope| {
         let handles: Vec<_> = recorders
             .into_iter()
             .map(|(index, worker, recorder)| {
-                let job = &prepared[index];
+                let (job, halt) = (&prepared[index], &halt);
                 let name = format!("{}-{worker}", workload.jobs[index].name());
                 std::thread::Builder::new()
                     .name(name)
-                    .spawn_scoped(scope, move || job.run_worker(worker, recorder, stop))
+                    .spawn_scoped(scope, move || job.run_worker(worker, recorder, halt))
                     .expect("spawning a worker thread")
             })
             .collect();
-        gather(&snapshots, &mut collector, progress.as_mut(), stop);
-        handles
+        let aborted = gather(&snapshots, &mut collector, progress.as_mut(), &watch);
+        let failures = handles
             .into_iter()
             .zip(
                 prepared
@@ -368,7 +389,8 @@ fn drive(
                     Err(_) => Some(format!("job `{name}` worker {worker} panicked")),
                 }
             })
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        (failures, aborted)
     });
     let ended = Instant::now();
     let resources = sampler.map(SamplerHandle::finish);
@@ -381,26 +403,91 @@ fn drive(
         measured: ended.saturating_duration_since(clock.measure_start),
         failures,
         resources,
+        aborted,
     }
 }
 
-/// Receives snapshots until every recorder has been dropped, keeping the progress line fresh.
+/// What the gathering loop watches besides the snapshots: the user's stop and, under
+/// abort-early, the thresholds.
+struct Watch<'a> {
+    stop: &'a AtomicBool,
+    halt: &'a AtomicBool,
+    gates: &'a [Gate],
+    /// Per job, the most measured operations its schedule allows (see [`max_measured_ops`]).
+    max_ops: Vec<Option<u64>>,
+    names: Vec<&'a str>,
+    measure_start: Instant,
+}
+
+impl Watch<'_> {
+    /// Passes a stop on to the workers, or stops them for a threshold certainly broken.
+    fn check(&self, collector: &Collector) -> Option<Breach> {
+        if self.stop.load(Ordering::Relaxed) {
+            self.halt.store(true, Ordering::Relaxed);
+            return None;
+        }
+        if self.gates.is_empty() || self.halt.load(Ordering::Relaxed) {
+            return None;
+        }
+        let totals = collector.totals();
+        let jobs: Vec<LiveJob> = (self.names.iter().zip(&self.max_ops).zip(totals))
+            .map(|((name, max_ops), totals)| LiveJob {
+                name,
+                totals,
+                max_ops: *max_ops,
+            })
+            .collect();
+        let mut breach = crate::gate::first_breach(self.gates, &jobs)?;
+        let into = Instant::now().saturating_duration_since(self.measure_start);
+        breach.after_ns = into.as_nanos() as u64;
+        tracing::debug!(
+            "abort early: `{}` at {} is certainly broken: {}",
+            breach.expression,
+            breach.scope,
+            breach.reason
+        );
+        self.halt.store(true, Ordering::Relaxed);
+        Some(breach)
+    }
+}
+
+/// The most operations a job can complete in the measured window, when its schedule says:
+/// uniform open-model arrivals hold one slot per arrival of the rate profile (a small margin
+/// covers the slot at the origin and float rounding). Poisson arrivals and closed models
+/// have no such bound.
+fn max_measured_ops(load: &LoadFacts) -> Option<u64> {
+    let profile = load.profile.as_ref()?;
+    if load.model != "open" || load.arrival != Some("uniform") {
+        return None;
+    }
+    let slots = profile.integral(load.duration.as_secs_f64());
+    Some((slots * 1.001).ceil() as u64 + 2)
+}
+
+/// Receives snapshots until every recorder has been dropped, keeping the progress line fresh
+/// and watching for a stop. Returns the threshold that stopped the run, if one did.
 fn gather(
     snapshots: &mpsc::Receiver<Snapshot>,
     collector: &mut Collector,
     mut progress: Option<&mut Progress>,
-    stop: &AtomicBool,
-) {
+    watch: &Watch,
+) -> Option<Breach> {
+    let mut aborted = None;
     loop {
-        match snapshots.recv_timeout(Duration::from_millis(200)) {
+        // Short enough that a Ctrl-C reaches the workers at once, long enough to cost nothing.
+        match snapshots.recv_timeout(Duration::from_millis(50)) {
             Ok(snapshot) => collector.absorb(snapshot),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        if let Some(breach) = watch.check(collector) {
+            aborted.get_or_insert(breach);
+        }
         if let Some(progress) = progress.as_deref_mut() {
-            progress.update(collector.live(), stop.load(Ordering::Relaxed));
+            progress.update(collector.live(), watch.halt.load(Ordering::Relaxed));
         }
     }
+    aborted
 }
 
 fn assemble(
@@ -413,6 +500,8 @@ fn assemble(
 ) -> RunResults {
     let status = if !outcome.failures.is_empty() {
         RunStatus::Failed
+    } else if outcome.aborted.is_some() {
+        RunStatus::Aborted
     } else if stop.load(Ordering::Relaxed) {
         RunStatus::Interrupted
     } else {
@@ -445,6 +534,7 @@ fn assemble(
         shard: run.shard,
         clock: Some(run.clock),
         shards: Vec::new(),
+        aborted: outcome.aborted,
     };
     results.checks = checks::evaluate(&results, workload);
     results.thresholds = crate::gate::evaluate(&crate::gate::workload_gates(workload), &results);

@@ -525,3 +525,38 @@ block_size = "4KiB"
             .is_file()
     );
 }
+
+#[test]
+fn thresholds_and_their_verdicts_are_on_the_page() {
+    let dir = scratch();
+    let mut results = serde_json::to_value(fixture()).unwrap();
+    results["thresholds"] = serde_json::json!([
+        { "expression": "p99 < 1us", "scope": "cache.get", "measured": 250000.0, "unit": "ns",
+          "measured_text": "250.0 µs", "passed": false },
+        { "expression": "errors == 0", "scope": "cache.get", "measured": 0.0,
+          "unit": "count", "measured_text": "0", "passed": true },
+        { "expression": "<script>x</script>: p50 < 1ms", "scope": "run", "measured": null,
+          "unit": "ns", "measured_text": "no samples", "passed": false }
+    ]);
+    let path = dir.path().join("gated.json");
+    std::fs::write(&path, results.to_string()).unwrap();
+
+    let page = report(&path, &dir.path().join("out"));
+    let text = visible_text(&page);
+    assert!(text.contains("Thresholds\n2 of 3 failed"), "{text}");
+    assert!(
+        text.contains("cache.get p99 < 1us 250.0 µs failed"),
+        "{text}"
+    );
+    assert!(text.contains("cache.get errors == 0 0 passed"), "{text}");
+    assert!(text.contains("run <script>x</script>: p50 < 1ms no samples failed"));
+    assert!(!page.contains("<script>x"), "user text stays text");
+    assert!(page.contains("class=\"status-failed\">failed</td>"));
+
+    let plain = dir.path().join("plain");
+    let page = report(Path::new(FIXTURE), &plain);
+    assert!(
+        !page.contains("id=\"thresholds\""),
+        "no section without thresholds"
+    );
+}

@@ -108,3 +108,82 @@ fn bad_thresholds_exit_2_before_any_load() {
     }
     assert!(!dir.path().join("out").exists(), "nothing ran");
 }
+
+/// A 20 s null job that stalls for `stall` 1 s in; `load` is extra job keys.
+fn stalling(dir: &Path, top: &str, job: &str) -> PathBuf {
+    let text = format!(
+        "name = \"abort\"\nduration = \"20s\"\n{top}\n\n[[jobs]]\nkind = \"null\"\nname = \"n\"\n\
+         delay = \"1ms\"\nstall = {{ at = \"1s\", for = \"500ms\" }}\n{job}\n"
+    );
+    let path = dir.join("stall.toml");
+    std::fs::write(&path, text).expect("write workload");
+    path
+}
+
+fn results(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("out/results.json")).expect("results");
+    serde_json::from_str(&text).expect("json")
+}
+
+#[test]
+fn abort_early_stops_an_open_model_run_once_p99_cannot_recover() {
+    let dir = scratch();
+    let job = "thresholds = [\"p99 < 100ms\"]\n[jobs.load]\nmodel = \"open\"\nrate = \"1k\"\n\
+               max_in_flight = 4";
+    let w = stalling(dir.path(), "abort_early = true", job);
+    let started = std::time::Instant::now();
+    let output = run(dir.path(), &w, &[]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+    let r = results(dir.path());
+    assert_eq!(r["status"], "aborted");
+    assert_eq!(r["aborted"]["expression"], "p99 < 100ms");
+    assert_eq!(r["aborted"]["scope"], "n.null");
+    let reason = r["aborted"]["reason"].as_str().unwrap();
+    assert!(reason.contains("the schedule allows at most"), "{reason}");
+    let measured = r["measured_ns"].as_u64().unwrap();
+    assert!(
+        (1_500_000_000..5_000_000_000).contains(&measured),
+        "{measured}"
+    );
+    assert_eq!(
+        r["thresholds"][0]["passed"], false,
+        "still judged on what was measured"
+    );
+    let summary = stdout(&output);
+    assert!(summary.contains("abort: ABORTED"), "{summary}");
+    assert!(summary.contains("aborted after"), "{summary}");
+}
+
+#[test]
+fn abort_early_from_the_command_line_stops_at_the_first_sample_over_a_max() {
+    let dir = scratch();
+    let w = stalling(dir.path(), "", "");
+    let output = run(
+        dir.path(),
+        &w,
+        &["--abort-early", "--threshold", "max < 50ms"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let r = results(dir.path());
+    assert_eq!(r["status"], "aborted", "{r}");
+    assert_eq!(r["aborted"]["expression"], "max < 50ms");
+    assert!(r["measured_ns"].as_u64().unwrap() < 5_000_000_000);
+}
+
+#[test]
+fn abort_early_never_stops_on_a_closed_model_percentile() {
+    // Later fast samples could always dilute a closed model's p99, so it is judged at the end.
+    let dir = scratch();
+    let w = workload(
+        dir.path(),
+        "abort_early = true",
+        "thresholds = [\"p99 < 100us\"]",
+    );
+    let output = run(dir.path(), &w, &[]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let r = results(dir.path());
+    assert_eq!(r["status"], "complete");
+    assert_eq!(r["aborted"], Value::Null);
+    assert!(r["measured_ns"].as_u64().unwrap() >= 1_000_000_000);
+}

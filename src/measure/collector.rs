@@ -150,6 +150,11 @@ impl Collector {
             })
     }
 
+    /// Every job's measured totals so far, intervals still open included.
+    pub fn totals(&self) -> Vec<&JobTotals> {
+        self.jobs.iter().map(|j| &j.totals).collect()
+    }
+
     /// Closes what is still open and returns every job's totals.
     pub fn finish(mut self) -> Vec<JobTotals> {
         for job in &mut self.jobs {

@@ -183,6 +183,30 @@ impl LatencyHistogram {
         out
     }
 
+    /// Samples certainly at or above `ns` (`strict`: certainly above it): those in buckets that
+    /// lie wholly on that side, and every sample above the range. A bucket holding `ns` is left
+    /// out, since its samples may fall either side.
+    pub fn count_certainly_above(&self, ns: u64, strict: bool) -> u64 {
+        let beyond = |low: u64| if strict { low > ns } else { low >= ns };
+        let in_range: u64 = self
+            .inner
+            .iter_recorded()
+            .filter(|b| beyond(self.inner.lowest_equivalent(b.value_iterated_to())))
+            .map(|b| b.count_at_value())
+            .sum();
+        in_range + self.above_range
+    }
+
+    /// Samples certainly at or below `ns` (`strict`: certainly below it).
+    pub fn count_certainly_below(&self, ns: u64, strict: bool) -> u64 {
+        let within = |high: u64| if strict { high < ns } else { high <= ns };
+        self.inner
+            .iter_recorded()
+            .filter(|b| within(self.inner.highest_equivalent(b.value_iterated_to())))
+            .map(|b| b.count_at_value())
+            .sum()
+    }
+
     /// V2 deflate-compressed HdrHistogram encoding, base64: readable by every HdrHistogram
     /// implementation. Samples above the range are not in it; they travel beside it.
     pub fn encode(&self) -> String {
@@ -261,6 +285,22 @@ mod tests {
 
     fn within_error(got: u64, exact: u64) -> bool {
         (got as f64 - exact as f64).abs() <= exact as f64 * RELATIVE_ERROR
+    }
+
+    #[test]
+    fn certain_counts_leave_out_the_bucket_holding_the_bound() {
+        let mut h = LatencyHistogram::new();
+        [1_000, 2_000, 5_000_000, 5_001_000, 9_000_000]
+            .into_iter()
+            .for_each(|ns| h.record(ns));
+        h.record(HIGHEST_NS + 1);
+        // 5 ms and 5.001 ms share a bucket starting near 4.997 ms: wholly above 4.9 ms, not
+        // wholly above 5.002 ms.
+        assert_eq!(h.count_certainly_above(4_900_000, false), 4);
+        assert_eq!(h.count_certainly_above(5_002_000, false), 2);
+        assert_eq!(h.count_certainly_above(9_000_000, true), 1);
+        assert_eq!(h.count_certainly_below(2_000, false), 2);
+        assert_eq!(h.count_certainly_below(2_000, true), 1);
     }
 
     #[test]

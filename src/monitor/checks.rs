@@ -109,7 +109,7 @@ fn window_figures(results: &RunResults) -> WindowFigures {
     WindowFigures {
         requested_s: results.duration_requested_ns as f64 / 1e9,
         measured_s: results.measured_ns as f64 / 1e9,
-        interrupted: results.status == RunStatus::Interrupted,
+        interrupted: matches!(results.status, RunStatus::Interrupted | RunStatus::Aborted),
     }
 }
 
@@ -121,7 +121,8 @@ pub fn measured_window(f: &WindowFigures) -> Check {
     let (status, tail) = if f.interrupted {
         (
             Warned,
-            "; the run was interrupted, so the figures cover part of it",
+            "; the run was stopped early (interrupted, or aborted on a threshold), so the \
+             figures cover part of it",
         )
     } else if m < r * 0.99 {
         (

@@ -54,6 +54,9 @@ struct Page {
     report_version: &'static str,
     warnings: Vec<String>,
     host: Vec<(&'static str, String)>,
+    thresholds: Vec<ThresholdRow>,
+    /// How many thresholds failed, for the section's heading line.
+    thresholds_failed: usize,
     checks: Vec<CheckRow>,
     resources: Option<ResourcesView>,
     jobs: Vec<JobView>,
@@ -67,6 +70,15 @@ struct CheckRow {
     subject: Option<String>,
     status: &'static str,
     explanation: String,
+}
+
+#[derive(Serialize)]
+struct ThresholdRow {
+    scope: String,
+    expression: String,
+    measured: String,
+    /// `passed` or `failed`, also the row's style.
+    verdict: &'static str,
 }
 
 #[derive(Serialize)]
@@ -176,6 +188,8 @@ fn page(results: &RunResults, extras: Vec<JobExtras>) -> Page {
         report_version: env!("CARGO_PKG_VERSION"),
         warnings: warnings(results),
         host: host_facts(results),
+        thresholds: results.thresholds.iter().map(threshold_row).collect(),
+        thresholds_failed: results.thresholds.iter().filter(|t| !t.passed).count(),
         checks: results.checks.iter().map(check_row).collect(),
         resources: None,
         jobs,
@@ -189,6 +203,7 @@ fn status(status: RunStatus) -> &'static str {
         RunStatus::Complete => "complete",
         RunStatus::Interrupted => "interrupted",
         RunStatus::Failed => "failed",
+        RunStatus::Aborted => "aborted",
     }
 }
 
@@ -205,6 +220,16 @@ fn warnings(results: &RunResults) -> Vec<String> {
     let mut out = Vec::new();
     if results.status == RunStatus::Interrupted {
         out.push("The run was interrupted: figures cover the part that was measured.".into());
+    }
+    if let Some(breach) = &results.aborted {
+        out.push(format!(
+            "The run was aborted early after {}: threshold `{}` at {} could no longer pass \
+             ({}). Figures cover the part that was measured.",
+            seconds(breach.after_ns),
+            breach.expression,
+            breach.scope,
+            breach.reason
+        ));
     }
     for job in &results.jobs {
         for op in &job.operations {
@@ -239,6 +264,15 @@ fn host_facts(results: &RunResults) -> Vec<(&'static str, String)> {
         .into_iter()
         .map(|(k, v)| (k, v.unwrap_or_else(|| "unknown".to_owned())))
         .collect()
+}
+
+fn threshold_row(t: &crate::gate::ThresholdResult) -> ThresholdRow {
+    ThresholdRow {
+        scope: t.scope.clone(),
+        expression: t.expression.clone(),
+        measured: t.measured_text.clone(),
+        verdict: if t.passed { "passed" } else { "failed" },
+    }
 }
 
 fn check_row(check: &crate::monitor::checks::Check) -> CheckRow {

@@ -12,6 +12,7 @@ pub fn summary(results: &RunResults) -> String {
         RunStatus::Complete => "complete",
         RunStatus::Interrupted => "INTERRUPTED",
         RunStatus::Failed => "FAILED",
+        RunStatus::Aborted => "ABORTED",
     };
     let _ = writeln!(
         out,
@@ -27,6 +28,16 @@ pub fn summary(results: &RunResults) -> String {
     );
     if let Some(failure) = &results.failure {
         let _ = writeln!(out, "  failure: {failure}");
+    }
+    if let Some(breach) = &results.aborted {
+        let _ = writeln!(
+            out,
+            "  aborted after {:.1} s: `{}` at {} can no longer pass ({})",
+            breach.after_ns as f64 / 1e9,
+            breach.expression,
+            breach.scope,
+            breach.reason
+        );
     }
     for job in &results.jobs {
         out.push('\n');

@@ -87,6 +87,8 @@ pub fn merge(files: Vec<(String, RunResults)>) -> Result<RunResults, MergeError>
         shard: None,
         clock: None,
         shards: parts.iter().map(shard_facts).collect(),
+        // A shard stopped on a threshold says so for the whole: the first one's reason.
+        aborted: parts.iter().find_map(|p| p.results.aborted.clone()),
     };
     // The workload's own thresholds hold for the whole run, so they are checked again on
     // the sums; a workload that no longer parses (a newer file) is left unchecked.
@@ -567,6 +569,8 @@ fn status(parts: &[Part]) -> RunStatus {
     let any = |s: RunStatus| parts.iter().any(|p| p.results.status == s);
     if any(RunStatus::Failed) {
         RunStatus::Failed
+    } else if any(RunStatus::Aborted) {
+        RunStatus::Aborted
     } else if any(RunStatus::Interrupted) {
         RunStatus::Interrupted
     } else {

@@ -36,6 +36,9 @@ pub enum RunStatus {
     Interrupted,
     /// Stopped by a failure after load started; the figures cover what was measured.
     Failed,
+    /// Stopped under abort-early once a threshold was certainly broken (see `aborted`); the
+    /// figures cover what was measured until then.
+    Aborted,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +83,9 @@ pub struct RunResults {
     /// Merged results only: each shard's own facts, resources and checks, by shard index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<MergedShard>,
+    /// Under abort-early, the threshold that stopped the run and why it could not pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<crate::gate::Breach>,
 }
 
 /// Which shard of a sharded run a results file holds.
@@ -397,6 +403,34 @@ impl OpResults {
     }
 }
 
+/// The results files of a run folder, or of the `run-N` folders of a repeated run, by N.
+fn run_files(dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use anyhow::Context as _;
+    let single = dir.join("results.json");
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let mut runs: Vec<(u32, std::path::PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let n: u32 = name.strip_prefix("run-")?.parse().ok()?;
+            let file = e.path().join("results.json");
+            file.is_file().then_some((n, file))
+        })
+        .collect();
+    runs.sort();
+    anyhow::ensure!(
+        !runs.is_empty(),
+        "{} holds no results.json and no run-N/results.json; give a results file or a folder \
+         that `plimsoll run` wrote",
+        dir.display()
+    );
+    Ok(runs.into_iter().map(|(_, file)| file).collect())
+}
+
 /// Counter values under their names; counters the job did not name are left out.
 fn named(names: &[&'static str], values: &[u64]) -> BTreeMap<String, u64> {
     names
@@ -442,6 +476,21 @@ impl RunResults {
         text.push('\n');
         std::fs::write(&partial, text)?;
         std::fs::rename(&partial, path)
+    }
+
+    /// The runs at `path`: a results file, a run folder holding `results.json`, or a folder
+    /// of repeated runs (`run-1/results.json` ... as `plimsoll run --repeat` writes them), in
+    /// run order.
+    pub fn read_runs(path: &Path) -> anyhow::Result<Vec<(std::path::PathBuf, Self)>> {
+        let files = if path.is_dir() {
+            run_files(path)?
+        } else {
+            vec![path.to_owned()]
+        };
+        files
+            .into_iter()
+            .map(|file| Ok((file.clone(), Self::read(&file)?)))
+            .collect()
     }
 
     pub fn read(path: &Path) -> anyhow::Result<Self> {

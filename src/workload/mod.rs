@@ -57,6 +57,10 @@ pub struct Workload {
     /// Thresholds for the whole run, each optionally scoped `job:` or `job.op:`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<Threshold>,
+    /// Stop the run as soon as a threshold is certainly broken (see `gate::first_breach`).
+    /// Default false. `plimsoll run --abort-early` sets it too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub abort_early: bool,
 }
 
 /// One job. The `kind` key selects the target; every kind shares the workload's phases and the

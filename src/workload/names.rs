@@ -90,7 +90,8 @@ mod tests {
                 "interval",
                 "jobs",
                 "monitor",
-                "thresholds"
+                "thresholds",
+                "abort_early"
             ]
         );
         assert!(fields::<DiskJob>().contains(&"queue_depth"));
