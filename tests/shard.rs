@@ -530,3 +530,56 @@ fn the_pods_script_prints_results_that_merge() {
     let target = merged.jobs[0].load.as_ref().unwrap().target_ops_per_s;
     assert_eq!(target, Some(200.0));
 }
+
+/// Two shards whose measurement started 0.6 intervals apart by their clocks: the later one's
+/// series moves one interval on, and what lands in one interval is summed, histograms too.
+#[test]
+fn merge_lines_intervals_up_by_wall_clock() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/small-results.json"
+    );
+    let base: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let start = 1_800_000_000_000_000_000u64;
+    let interval = base["interval_ns"].as_u64().unwrap();
+    let shard = |index: u32, offset_ns: u64| {
+        let mut value = base.clone();
+        value["shard"] = serde_json::json!({ "index": index, "count": 2, "source": "--shard" });
+        value["clock"] = serde_json::json!({
+            "measure_start_unix_ns": start + offset_ns,
+            "measure_started_at": "2027-01-15T08:00:00Z",
+            "kernel": null,
+            "not_known": "",
+        });
+        let results: RunResults = serde_json::from_value(value).unwrap();
+        (format!("shard-{index}.json"), results)
+    };
+    let late = interval * 6 / 5;
+    let merged = plimsoll::results::merge(vec![shard(2, late), shard(1, 0)]).unwrap();
+    let whole: RunResults = serde_json::from_value(base).unwrap();
+
+    assert_eq!(merged.shards[1].offset_ns, late);
+    assert_eq!(merged.shards[1].interval_shift, 1);
+    assert_eq!(merged.measured_ns, whole.measured_ns + late);
+    let (one, mine) = (&whole.jobs[0].intervals, &merged.jobs[0].intervals);
+    assert_eq!(mine.len(), one.len() + 1);
+    let counts =
+        |i: &plimsoll::results::IntervalResults| i.ops.iter().map(|o| o.count).sum::<u64>();
+    assert_eq!(counts(&mine[0]), counts(&one[0]));
+    assert_eq!(counts(&mine[1]), counts(&one[1]) + counts(&one[0]));
+    assert_eq!(counts(&mine[one.len()]), counts(&one[one.len() - 1]));
+
+    // Interval 1 holds shard 1's interval 1 and shard 2's interval 0: its p99 is theirs.
+    let read = |i: &plimsoll::results::IntervalResults| {
+        let encoded = i.ops[0].latency_histogram.as_deref().unwrap();
+        LatencyHistogram::decode(encoded, 0, 0).unwrap()
+    };
+    let mut both = read(&one[1]);
+    both.add(&read(&one[0]));
+    let p99 = both.percentile(plimsoll::measure::Quantile::P99).ns();
+    assert_eq!(mine[1].ops[0].latency_ns.p99, p99);
+    let op = &merged.jobs[0].operations[0];
+    assert_eq!(op.count, 2 * whole.jobs[0].operations[0].count);
+    assert_eq!(op.latency_histogram.decode().unwrap().count(), op.count);
+}
