@@ -267,7 +267,7 @@ fn clock_facts(origin: SystemTime, warmup: Duration, start_at: Option<SystemTime
 pub fn check(workload: &Workload) -> Result<(), SetupError> {
     workload.jobs.iter().try_for_each(|job| match job {
         Job::Disk(disk) => PreparedDisk::check(disk),
-        Job::Redis(_) | Job::Null(_) => Ok(()),
+        Job::Redis(_) | Job::Null(_) | Job::Postgres(_) => Ok(()),
     })
 }
 
@@ -297,6 +297,9 @@ fn prepare(
         Job::Disk(disk) => Ok(Box::new(PreparedDisk::prepare_until(disk, stop)?)),
         Job::Redis(redis) => Ok(Box::new(PreparedRedis::prepare(redis, duration)?)),
         Job::Null(null) => Ok(Box::new(PreparedNull::prepare(null, duration)?)),
+        Job::Postgres(sql) => Ok(Box::new(crate::drivers::postgres::prepare(
+            sql, duration, stop,
+        )?)),
     }
 }
 

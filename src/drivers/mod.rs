@@ -4,7 +4,9 @@
 
 pub mod disk;
 pub mod null;
+pub mod postgres;
 pub mod redis;
+pub mod sql;
 
 /// Why a job could not start. Raised before any load, so a run never half-starts.
 #[derive(Debug, thiserror::Error)]

@@ -16,6 +16,9 @@ pub enum ErrorKind {
     Status(u16),
     /// The server answered with an error reply (Redis `-ERR`, `-WRONGTYPE`...).
     Reply,
+    /// A SQL server's error, by the class of its SQLSTATE (the first two characters: `40`
+    /// for a rolled-back transaction, `23` for a constraint violation...).
+    SqlState([u8; 2]),
 }
 
 impl fmt::Display for ErrorKind {
@@ -31,6 +34,13 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Protocol => f.write_str("protocol"),
             ErrorKind::Status(code) => write!(f, "status {code}"),
             ErrorKind::Reply => f.write_str("server error reply"),
+            ErrorKind::SqlState(class) => {
+                let class = std::str::from_utf8(&class).unwrap_or("??");
+                match sqlstate_class_name(class) {
+                    Some(name) => write!(f, "sqlstate {class} ({name})"),
+                    None => write!(f, "sqlstate {class}"),
+                }
+            }
         }
     }
 }
@@ -60,6 +70,29 @@ fn errno_name(n: i32) -> Option<&'static str> {
         libc::ECONNRESET => "ECONNRESET",
         libc::EPIPE => "EPIPE",
         libc::ENXIO => "ENXIO",
+        _ => return None,
+    })
+}
+
+/// The standard's names for the classes a load test meets.
+fn sqlstate_class_name(class: &str) -> Option<&'static str> {
+    Some(match class {
+        "08" => "connection exception",
+        "0A" => "feature not supported",
+        "22" => "data exception",
+        "23" => "integrity constraint violation",
+        "25" => "invalid transaction state",
+        "28" => "invalid authorization",
+        "3D" => "invalid catalog name",
+        "40" => "transaction rollback",
+        "42" => "syntax error or access rule violation",
+        "53" => "insufficient resources",
+        "54" => "program limit exceeded",
+        "55" => "object not in prerequisite state",
+        "57" => "operator intervention",
+        "58" => "system error",
+        "HY" => "general error",
+        "XX" => "internal error",
         _ => return None,
     })
 }

@@ -15,6 +15,7 @@ mod redis;
 mod schema;
 mod shard;
 mod spans;
+mod sql;
 pub mod units;
 mod validate;
 
@@ -24,6 +25,11 @@ pub use load_model::{Arrival, LoadModel, LoadSpec, Ramp, Stage};
 pub use monitor::{MonitorSpec, WatchSpec};
 pub use null::{Delay, MAX_NULL_IN_FLIGHT, NullJob, RandomDelay, Stall};
 pub use redis::{KeyDistribution, KeySpace, MixEntry, MixOp, RedisJob, redact_url};
+pub use sql::{
+    CustomSpec, CustomTransaction, Dialect, InitMode, IntDistribution, Isolation, ListValue,
+    ParamSpec, SqlJob, SqlWorkload, YcsbCore, YcsbDistribution, YcsbSpec, asks_for_tls,
+    is_identifier, placeholders,
+};
 pub use validate::{MAX_BLOCK_SIZE, MAX_QUEUE_DEPTH, MAX_WORKERS};
 
 pub(crate) use hints::suggest as suggest_name;
@@ -71,6 +77,7 @@ pub enum Job {
     Disk(DiskJob),
     Redis(RedisJob),
     Null(NullJob),
+    Postgres(SqlJob),
 }
 
 impl Job {
@@ -79,6 +86,7 @@ impl Job {
             Job::Disk(job) => &job.name,
             Job::Redis(job) => &job.name,
             Job::Null(job) => &job.name,
+            Job::Postgres(job) => &job.name,
         }
     }
 
@@ -88,6 +96,7 @@ impl Job {
             Job::Disk(job) => &job.thresholds,
             Job::Redis(job) => &job.thresholds,
             Job::Null(job) => &job.thresholds,
+            Job::Postgres(job) => &job.thresholds,
         }
     }
 }

@@ -13,8 +13,10 @@ use super::hints::{list, suggest};
 use super::names::{fields, kind_fields, kinds, variants};
 use super::spans::{FieldPath, Finding};
 use super::{
-    Arrival, Distribution, Engine, FileLayout, Job, KeyDistribution, KeySpace, LoadModel, LoadSpec,
-    MixEntry, MixOp, Pattern, Ramp, RandomDelay, Stage, Stall, WeightedSize, Workload, Zone,
+    Arrival, CustomTransaction, Distribution, Engine, FileLayout, InitMode, IntDistribution,
+    Isolation, Job, KeyDistribution, KeySpace, LoadModel, LoadSpec, MixEntry, MixOp, ParamSpec,
+    Pattern, Ramp, RandomDelay, SqlWorkload, Stage, Stall, WeightedSize, Workload, YcsbCore,
+    YcsbDistribution, Zone,
 };
 
 /// Everything wrong with keys and named values in the file.
@@ -60,6 +62,7 @@ fn check_job(path: FieldPath, job: &Spanned<DeValue>) -> Vec<Finding> {
         "disk" => findings.extend(check_disk(table, &path)),
         "redis" => findings.extend(check_redis(table, &path)),
         "null" => findings.extend(check_null(table, &path)),
+        "postgres" => findings.extend(check_sql(table, &path)),
         _ => {}
     }
     findings
@@ -70,6 +73,7 @@ fn kind_job(kind: &str) -> &'static str {
         "disk" => "a disk job",
         "redis" => "a redis job",
         "null" => "a null job",
+        "postgres" => "a postgres job",
         _ => "this kind of job",
     }
 }
@@ -120,6 +124,81 @@ fn check_redis(job: &DeTable, path: &FieldPath) -> Vec<Finding> {
     }
     if let Some(load) = sub_table(job, "load") {
         findings.extend(check_load(load, &path.key("load")));
+    }
+    findings
+}
+
+fn check_sql(job: &DeTable, path: &FieldPath) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    findings.extend(choice(job, path, "init", variants::<InitMode>()));
+    findings.extend(choice(job, path, "isolation", variants::<Isolation>()));
+    if let Some(load) = sub_table(job, "load") {
+        findings.extend(check_load(load, &path.key("load")));
+    }
+    let Some(workload) = sub_table(job, "workload") else {
+        return findings;
+    };
+    let path = path.key("workload");
+    let (kind, found) = check_tagged(workload, &path, kinds::<SqlWorkload>(), "SQL workload");
+    findings.extend(found);
+    let Some(kind) = kind else { return findings };
+    let valid = with_kind(kind_fields::<SqlWorkload>(kind));
+    findings.extend(unknown_keys(workload, &valid, &path, "this workload"));
+    findings.extend(choice(workload, &path, "core", variants::<YcsbCore>()));
+    let transactions = fields::<CustomTransaction>();
+    findings.extend(list_of_tables(
+        workload,
+        &path,
+        "transactions",
+        transactions,
+    ));
+    if let Some(distribution) = sub_table(workload, "distribution") {
+        let kinds = kinds::<YcsbDistribution>();
+        findings.extend(check_tagged_keys::<YcsbDistribution>(
+            distribution,
+            &path.key("distribution"),
+            kinds,
+        ));
+    }
+    if let Some(params) = sub_table(workload, "params") {
+        findings.extend(check_params(params, &path.key("params")));
+    }
+    findings
+}
+
+fn check_params(params: &DeTable, path: &FieldPath) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (name, value) in params.iter() {
+        let Some(param) = value.get_ref().as_table() else {
+            continue;
+        };
+        let at = path.key(name.get_ref());
+        findings.extend(check_tagged_keys::<ParamSpec>(
+            param,
+            &at,
+            kinds::<ParamSpec>(),
+        ));
+        if let Some(distribution) = sub_table(param, "distribution") {
+            findings.extend(check_tagged_keys::<IntDistribution>(
+                distribution,
+                &at.key("distribution"),
+                kinds::<IntDistribution>(),
+            ));
+        }
+    }
+    findings
+}
+
+/// The `kind` of a tagged table and the keys that kind takes.
+fn check_tagged_keys<T: for<'de> serde::Deserialize<'de>>(
+    table: &DeTable,
+    path: &FieldPath,
+    kinds: &[&str],
+) -> Vec<Finding> {
+    let (kind, mut findings) = check_tagged(table, path, kinds, "kind");
+    if let Some(kind) = kind {
+        let valid = with_kind(kind_fields::<T>(kind));
+        findings.extend(unknown_keys(table, &valid, path, "this kind"));
     }
     findings
 }

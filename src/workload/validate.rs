@@ -44,6 +44,11 @@ pub(crate) fn check(workload: &Workload) -> Vec<Finding> {
             Job::Null(null) => checks
                 .0
                 .extend(super::null::check(null, &FieldPath::job(i))),
+            Job::Postgres(sql) => checks.0.extend(super::sql::check(
+                sql,
+                super::Dialect::Postgres,
+                &FieldPath::job(i),
+            )),
         }
     }
     checks.0

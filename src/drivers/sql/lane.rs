@@ -1,0 +1,211 @@
+//! One lane of a SQL job: a connection of its own, on which it runs the transactions its
+//! tickets allow, records each, retries the ones a serialization failure or deadlock rolled
+//! back, and connects again when the connection is lost.
+//!
+//! A transaction's latency runs from its intended start (the open model's slot, or the first
+//! statement's send) to its commit, retries included; each timed statement's runs from its
+//! own send. A transaction that fails for good is counted by the kind of its last error, on
+//! itself and on the statement that failed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::errors::{Retry, SqlError};
+use super::params::Draw;
+use super::script::{Plan, Transaction};
+use super::{Backend, Conn, Params};
+use crate::load::lanes::{Lane, Shared, Ticket};
+use crate::measure::{CounterId, OpId};
+
+/// The job's named counters, in [`CounterId`] order.
+pub(super) const COUNTERS: [&str; 3] = ["reconnects", "serialization_retries", "deadlock_retries"];
+const RECONNECTS: CounterId = CounterId(0);
+const SERIALIZATION_RETRIES: CounterId = CounterId(1);
+const DEADLOCK_RETRIES: CounterId = CounterId(2);
+
+/// How long a lane waits after a failed connection attempt before the next, so that a
+/// server that is down is not hammered.
+const BACKOFF: Duration = Duration::from_millis(50);
+
+pub(super) struct SqlLane<B: Backend> {
+    backend: Arc<B>,
+    plan: Arc<Plan>,
+    conn: Option<B::Conn>,
+    ever_connected: bool,
+    draw: Draw,
+    timeout: Duration,
+}
+
+/// A failed attempt: the error and the timed statement it hit, if any.
+struct Failure {
+    error: SqlError,
+    op: Option<OpId>,
+}
+
+impl<B: Backend> SqlLane<B> {
+    pub fn new(backend: Arc<B>, plan: Arc<Plan>, seed: u64, timeout: Duration) -> Self {
+        let draw = Draw::new(plan.params.len(), seed);
+        SqlLane {
+            backend,
+            plan,
+            conn: None,
+            ever_connected: false,
+            draw,
+            timeout,
+        }
+    }
+
+    /// Connects if the lane has no connection; a reconnect is counted.
+    async fn ensure_connected(&mut self, shared: &Shared) -> Result<(), SqlError> {
+        if self.conn.is_some() {
+            return Ok(());
+        }
+        let left = shared.stop.end.saturating_duration_since(Instant::now());
+        let limit = self.timeout.min(left.max(Duration::from_millis(1)));
+        let attempt = self.backend.connect(&self.plan.statements);
+        let conn = match tokio::time::timeout(limit, attempt).await {
+            Ok(connected) => connected?,
+            Err(_) => return Err(SqlError::timeout()),
+        };
+        self.conn = Some(conn);
+        if std::mem::replace(&mut self.ever_connected, true) {
+            shared
+                .recorder
+                .borrow_mut()
+                .count(RECONNECTS, 1, Instant::now());
+        }
+        Ok(())
+    }
+
+    async fn run_one(&mut self, intended: Option<Instant>, shared: &Shared) {
+        let plan = self.plan.clone();
+        let txn = &plan.transactions[plan.pick(&mut self.draw)];
+        if let Err(error) = self.ensure_connected(shared).await {
+            tracing::debug!(%error, "connection attempt failed");
+            let kind = error.counted_as();
+            shared
+                .recorder
+                .borrow_mut()
+                .record_error(txn.op, Instant::now(), kind);
+            return back_off(shared).await;
+        }
+        self.draw.fill(&plan.params, &txn.params);
+        let at = Instant::now();
+        let mut retries = 0;
+        loop {
+            let Err(failure) = self.attempt(txn, shared).await else {
+                let end = Instant::now();
+                let mut recorder = shared.recorder.borrow_mut();
+                match intended {
+                    Some(slot) => recorder.record_open(txn.op, slot, at, end, 0),
+                    None => recorder.record(txn.op, at, end, 0),
+                }
+                return;
+            };
+            self.after_failure(txn, &failure.error).await;
+            let retry = failure.error.retry.filter(|_| retries < plan.retries);
+            if let (Some(reason), true) = (retry, self.conn.is_some()) {
+                retries += 1;
+                let counter = match reason {
+                    Retry::Serialization => SERIALIZATION_RETRIES,
+                    Retry::Deadlock => DEADLOCK_RETRIES,
+                };
+                shared
+                    .recorder
+                    .borrow_mut()
+                    .count(counter, 1, Instant::now());
+                continue;
+            }
+            let (end, kind) = (Instant::now(), failure.error.counted_as());
+            let mut recorder = shared.recorder.borrow_mut();
+            recorder.record_error(txn.op, end, kind);
+            if let Some(op) = failure.op {
+                recorder.record_error(op, end, kind);
+            }
+            return;
+        }
+    }
+
+    /// Runs `txn` once on the lane's connection.
+    async fn attempt(&mut self, txn: &Transaction, shared: &Shared) -> Result<(), Failure> {
+        let limit = self.timeout;
+        let conn = self.conn.as_mut().expect("connected before an attempt");
+        let failed = |op: Option<OpId>| move |error: SqlError| Failure { error, op };
+        if txn.explicit {
+            timed(limit, conn.begin(self.plan.isolation))
+                .await
+                .map_err(failed(None))?;
+        }
+        for step in &txn.steps {
+            let start = Instant::now();
+            let params = Params {
+                draw: &self.draw,
+                bind: &step.bind,
+            };
+            timed(limit, conn.execute(step.statement, params))
+                .await
+                .map_err(failed(step.op))?;
+            if let Some(op) = step.op {
+                let end = Instant::now();
+                shared.recorder.borrow_mut().record(op, start, end, 0);
+            }
+        }
+        if txn.explicit {
+            let start = Instant::now();
+            timed(limit, conn.commit())
+                .await
+                .map_err(failed(txn.commit_op))?;
+            if let Some(op) = txn.commit_op {
+                let end = Instant::now();
+                shared.recorder.borrow_mut().record(op, start, end, 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops a connection that is gone (or whose state a timeout left unknown), and rolls
+    /// back an explicit transaction on one that is not.
+    async fn after_failure(&mut self, txn: &Transaction, error: &SqlError) {
+        let lost = error.connection_lost || self.conn.as_ref().is_none_or(|c| c.is_lost());
+        if lost {
+            self.conn = None;
+            return;
+        }
+        if txn.explicit
+            && let Some(conn) = self.conn.as_mut()
+            && timed(self.timeout, conn.rollback()).await.is_err()
+        {
+            self.conn = None;
+        }
+    }
+}
+
+async fn timed<T>(
+    limit: Duration,
+    work: impl Future<Output = Result<T, SqlError>>,
+) -> Result<T, SqlError> {
+    tokio::time::timeout(limit, work)
+        .await
+        .unwrap_or_else(|_| Err(SqlError::timeout()))
+}
+
+async fn back_off(shared: &Shared) {
+    let left = shared.stop.end.saturating_duration_since(Instant::now());
+    tokio::time::sleep(BACKOFF.min(left)).await;
+}
+
+impl<B: Backend> Lane for SqlLane<B> {
+    async fn start(&mut self, shared: &Shared) {
+        // Connect before the first ticket, so the first measured transactions do not pay
+        // for it. A failure here is counted when the first ticket finds no connection.
+        if let Err(error) = self.ensure_connected(shared).await {
+            tracing::debug!(%error, "first connection attempt failed");
+        }
+    }
+
+    async fn issue(&mut self, ticket: Ticket, shared: &Shared) {
+        for _ in 0..ticket.count {
+            self.run_one(ticket.intended, shared).await;
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Transaction scripts: what a SQL job's connections run, the same for every backend.
+//!
+//! A [`Script`] is written in the backends' common SQL with `{param}` placeholders: the
+//! built-in workloads make one (`super::builtin`), and so does a user's `custom` workload.
+//! [`Plan::new`] compiles it for one backend's placeholder style (`$1` or `?`) into statement
+//! texts to prepare, transactions as steps over those statements with their bind lists, and
+//! the operation names results use.
+
+use rand::RngExt;
+
+use super::params::{Draw, Generator};
+use crate::measure::OpId;
+use crate::workload::{Isolation, placeholders};
+
+/// How a backend writes a bound parameter in statement text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholders {
+    /// `$1`, `$2`, ... (PostgreSQL); a parameter used twice is bound once.
+    Numbered,
+    /// `?` for each use, bound in order (MySQL).
+    Positional,
+}
+
+/// A transaction as written, before compiling.
+#[derive(Debug)]
+pub struct ScriptTransaction {
+    pub name: String,
+    pub weight: u32,
+    /// Each statement's SQL, and the name its own histogram goes under (none: only the
+    /// transaction is timed).
+    pub statements: Vec<(String, Option<String>)>,
+    /// Between BEGIN and COMMIT; otherwise each statement commits on its own.
+    pub explicit: bool,
+    /// The name of COMMIT's histogram, for explicit transactions timed by statement.
+    pub commit_op: Option<String>,
+}
+
+/// Transactions and the parameter generators their statements name.
+#[derive(Debug)]
+pub struct Script {
+    pub transactions: Vec<ScriptTransaction>,
+    pub params: Vec<(String, Generator)>,
+}
+
+/// One statement of a transaction, compiled.
+#[derive(Debug)]
+pub struct Step {
+    /// Index into [`Plan::statements`].
+    pub statement: usize,
+    /// Where its own latency is recorded, if it is timed alone.
+    pub op: Option<OpId>,
+    /// Parameters to bind, in placeholder order (indexes into [`Plan::params`]).
+    pub bind: Vec<usize>,
+}
+
+#[derive(Debug)]
+pub struct Transaction {
+    pub op: OpId,
+    pub steps: Vec<Step>,
+    pub explicit: bool,
+    pub commit_op: Option<OpId>,
+    /// The parameters its statements use, each drawn once per run of the transaction.
+    pub params: Vec<usize>,
+}
+
+/// A compiled script, shared read-only by every lane of a job.
+#[derive(Debug)]
+pub struct Plan {
+    /// Statement texts in the backend's placeholder style, prepared on every connection.
+    pub statements: Vec<String>,
+    pub transactions: Vec<Transaction>,
+    pub params: Vec<Generator>,
+    /// Operation names by [`OpId`]: transactions first, then timed statements.
+    pub op_names: Vec<&'static str>,
+    cumulative: Vec<u64>,
+    pub isolation: Option<Isolation>,
+    pub retries: u32,
+}
+
+impl Plan {
+    pub fn new(
+        script: Script,
+        style: Placeholders,
+        isolation: Option<Isolation>,
+        retries: u32,
+    ) -> Result<Plan, String> {
+        let (names, params): (Vec<String>, Vec<Generator>) = script.params.into_iter().unzip();
+        let mut op_names: Vec<String> =
+            script.transactions.iter().map(|t| t.name.clone()).collect();
+        let mut statements = Vec::new();
+        let mut transactions = Vec::new();
+        for (i, txn) in script.transactions.iter().enumerate() {
+            let mut steps = Vec::new();
+            let mut used = Vec::new();
+            for (sql, op) in &txn.statements {
+                let (text, bind) = render(sql, style, &names)?;
+                used.extend(bind.iter().copied());
+                steps.push(Step {
+                    statement: statements.len(),
+                    op: op.as_ref().map(|name| add_op(&mut op_names, name)),
+                    bind,
+                });
+                statements.push(text);
+            }
+            used.sort_unstable();
+            used.dedup();
+            transactions.push(Transaction {
+                op: OpId(i as u8),
+                steps,
+                explicit: txn.explicit,
+                commit_op: txn.commit_op.as_ref().map(|n| add_op(&mut op_names, n)),
+                params: used,
+            });
+        }
+        if op_names.len() > usize::from(u8::MAX) {
+            return Err(format!(
+                "the workload times {} operations (transactions and their statements); at \
+                 most 255 fit",
+                op_names.len()
+            ));
+        }
+        let cumulative = script
+            .transactions
+            .iter()
+            .scan(0u64, |sum, t| {
+                *sum += u64::from(t.weight);
+                Some(*sum)
+            })
+            .collect();
+        Ok(Plan {
+            statements,
+            transactions,
+            params,
+            // Op names live for the whole run; a handful per job.
+            op_names: op_names
+                .into_iter()
+                .map(|n| &*Box::leak(n.into_boxed_str()))
+                .collect(),
+            cumulative,
+            isolation,
+            retries,
+        })
+    }
+
+    /// The next transaction, by weight.
+    pub fn pick(&self, draw: &mut Draw) -> usize {
+        let total = *self.cumulative.last().unwrap_or(&1);
+        let at = draw.rng.random_range(0..total);
+        self.cumulative.partition_point(|&sum| sum <= at)
+    }
+}
+
+fn add_op(names: &mut Vec<String>, name: &str) -> OpId {
+    let index = names.iter().position(|n| n == name).unwrap_or_else(|| {
+        names.push(name.to_owned());
+        names.len() - 1
+    });
+    OpId(index as u8)
+}
+
+/// `sql` with its `{param}`s written in `style`, and the parameters to bind in order.
+fn render(
+    sql: &str,
+    style: Placeholders,
+    names: &[String],
+) -> Result<(String, Vec<usize>), String> {
+    let mut text = String::with_capacity(sql.len());
+    let mut bind: Vec<usize> = Vec::new();
+    let mut last = 0;
+    for (range, name) in placeholders(sql) {
+        let param = names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| format!("statement `{sql}` uses `{{{name}}}`, which is no parameter"))?;
+        text.push_str(&sql[last..range.start]);
+        match style {
+            Placeholders::Numbered => {
+                let number = match bind.iter().position(|&p| p == param) {
+                    Some(k) => k + 1,
+                    None => {
+                        bind.push(param);
+                        bind.len()
+                    }
+                };
+                text.push_str(&format!("${number}"));
+            }
+            Placeholders::Positional => {
+                bind.push(param);
+                text.push('?');
+            }
+        }
+        last = range.end;
+    }
+    text.push_str(&sql[last..]);
+    Ok((text, bind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<String> {
+        vec!["aid".into(), "delta".into()]
+    }
+
+    #[test]
+    fn numbered_placeholders_bind_a_repeated_parameter_once() {
+        let sql = "UPDATE a SET b = b + {delta} WHERE aid = {aid} AND {delta} > 0";
+        let (text, bind) = render(sql, Placeholders::Numbered, &names()).unwrap();
+        assert_eq!(text, "UPDATE a SET b = b + $1 WHERE aid = $2 AND $1 > 0");
+        assert_eq!(bind, [1, 0]);
+    }
+
+    #[test]
+    fn positional_placeholders_bind_every_use() {
+        let sql = "UPDATE a SET b = b + {delta} WHERE aid = {aid} AND {delta} > 0";
+        let (text, bind) = render(sql, Placeholders::Positional, &names()).unwrap();
+        assert_eq!(text, "UPDATE a SET b = b + ? WHERE aid = ? AND ? > 0");
+        assert_eq!(bind, [1, 0, 1]);
+    }
+}
