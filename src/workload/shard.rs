@@ -63,6 +63,7 @@ impl Job {
             Job::Disk(job) => Job::Disk(job.shard(shard)?),
             Job::Redis(job) => Job::Redis(job.shard(shard)?),
             Job::Null(job) => Job::Null(job.shard(shard)?),
+            Job::Postgres(job) => Job::Postgres(job.shard(shard)?),
         })
     }
 }

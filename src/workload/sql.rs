@@ -16,6 +16,7 @@ use super::load_model::{self, LoadSpec};
 use super::redact_url;
 use super::spans::{FieldPath, Finding};
 use super::units::{HumanDuration, Share};
+use crate::load::{Shard, ShardError};
 
 /// Connections per SQL job; each is a server process (PostgreSQL) or thread (MySQL).
 pub const MAX_SQL_CONNECTIONS: u32 = 5_000;
@@ -327,6 +328,40 @@ pub fn placeholders(sql: &str) -> Vec<(std::ops::Range<usize>, &str)> {
         }
     }
     found
+}
+
+impl SqlJob {
+    /// This shard's part of the job: its part of `connections`, `ops` and the load, with a
+    /// seed of its own. Shards must not race each other to create the same tables, nor draw
+    /// the same new keys, so a job whose init would load tables, or whose YCSB mix inserts,
+    /// is refused.
+    pub fn shard(&self, shard: Shard) -> Result<SqlJob, ShardError> {
+        let refuse = |why: &str| Err(ShardError::Unsplittable(why.to_owned()));
+        let has_tables = !matches!(self.workload, SqlWorkload::Custom(_));
+        if has_tables && self.init != InitMode::Never {
+            return refuse(
+                "every shard would run init on the same tables at once; load them with one \
+                 unsharded run, then set init = \"never\" for the sharded runs",
+            );
+        }
+        if let SqlWorkload::Ycsb(ycsb) = &self.workload
+            && matches!(ycsb.core, YcsbCore::D | YcsbCore::E)
+        {
+            return refuse(
+                "shards would insert rows with the same new keys; run this YCSB core unsharded",
+            );
+        }
+        let connections = shard.part_of_u32(self.connections, "connections")?;
+        let ops = self.ops.map(|n| shard.part_of(n, "ops")).transpose()?;
+        Ok(SqlJob {
+            connections,
+            threads: self.threads.min(connections),
+            ops,
+            seed: Some(shard.seed(self.seed.unwrap_or(0))),
+            load: self.load.shard(shard)?,
+            ..self.clone()
+        })
+    }
 }
 
 fn serialize_redacted<S: Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
