@@ -3,6 +3,7 @@
 //! database of its own so that parallel runs do not meet, and a throwaway server of the
 //! test's own for the test that restarts it.
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::AtomicBool;
@@ -353,4 +354,426 @@ fn a_bad_statement_fails_before_load_with_the_servers_message_and_exit_2() {
         "it failed in setup, not after the 30 s run"
     );
     assert!(!dir.path().join("out").join("results.json").exists());
+}
+
+fn errors(results: &RunResults, kind: &str) -> u64 {
+    let ops = job(results).operations.iter();
+    let all = ops.flat_map(|o| o.errors.iter());
+    all.filter(|e| e.kind.starts_with(kind))
+        .map(|e| e.count)
+        .sum()
+}
+
+fn counter(results: &RunResults, name: &str) -> u64 {
+    job(results).counters.get(name).copied().unwrap_or(0)
+}
+
+/// A job in the test's own schema of the shared database.
+fn in_schema(schema: &Schema, rest: &str) -> String {
+    format!(
+        "url = \"{}\"\nschema = \"{}\"\n{rest}",
+        shared_url(),
+        schema.0
+    )
+}
+
+fn ycsb(schema: &Schema, core: &str, ops: u64, extra: &str) -> RunResults {
+    let job = in_schema(
+        schema,
+        &format!(
+            "connections = 4\nops = {ops}\n[jobs.workload]\nkind = \"ycsb\"\ncore = \"{core}\"\n\
+             records = 5000\nfield_length = 20\nmax_scan_length = 10\n{extra}"
+        ),
+    );
+    let (results, _) = run("60s", &job);
+    assert_eq!(all_errors(&results), vec![], "core {core}");
+    results
+}
+
+/// Asserts each operation's share of `total` is `expected` within four standard deviations
+/// of a binomial draw (and at least one operation).
+fn assert_shares(results: &RunResults, total: u64, expected: &[(&str, f64)]) {
+    for &(op, share) in expected {
+        let n = count(results, op) as f64;
+        let sd = (total as f64 * share * (1.0 - share)).sqrt();
+        let want = total as f64 * share;
+        assert!(
+            (n - want).abs() <= 4.0 * sd + 1.0,
+            "{op}: {n} of {total}, expected about {want:.0} (sd {sd:.1})"
+        );
+    }
+    let sum: u64 = expected.iter().map(|(op, _)| count(results, op)).sum();
+    assert_eq!(sum, total, "every operation is one of the mix");
+}
+
+#[test]
+fn ycsb_mixes_come_out_in_their_proportions_and_inserts_reach_the_table() {
+    let schema = Schema::new("ycsb");
+    let a = ycsb(&schema, "a", 4000, "");
+    assert_eq!(job(&a).target["init"]["action"], "created");
+    assert_shares(&a, 4000, &[("read", 0.5), ("update", 0.5)]);
+    assert_eq!(number(&schema.sql("SELECT count(*) FROM usertable")), 5000);
+
+    let b = ycsb(&schema, "b", 4000, "");
+    assert_eq!(job(&b).target["init"]["action"], "reused");
+    assert_shares(&b, 4000, &[("read", 0.95), ("update", 0.05)]);
+
+    let rows_before = number(&schema.sql("SELECT count(*) FROM usertable"));
+    let d = ycsb(&schema, "d", 4000, "");
+    assert_shares(&d, 4000, &[("read", 0.95), ("insert", 0.05)]);
+    let inserted = number(&schema.sql("SELECT count(*) FROM usertable")) - rows_before;
+    assert_eq!(inserted, count(&d, "insert"), "one row per insert");
+
+    // A second run inserts past the rows the first one added, with no duplicate key.
+    let e = ycsb(&schema, "e", 1500, "");
+    assert_shares(&e, 1500, &[("scan", 0.95), ("insert", 0.05)]);
+
+    let f = ycsb(&schema, "f", 4000, "");
+    assert_shares(&f, 4000, &[("read", 0.5), ("read_modify_write", 0.5)]);
+}
+
+#[test]
+fn ycsb_zipfian_updates_touch_fewer_rows_than_uniform_ones() {
+    let schema = Schema::new("ycsbskew");
+    let changed_rows = |distribution: &str| {
+        schema.sql("DROP TABLE IF EXISTS snapshot");
+        ycsb(&schema, "a", 10, "");
+        schema.sql("CREATE TABLE snapshot AS SELECT ycsb_key, field0 FROM usertable");
+        let extra = format!("distribution = {{ kind = \"{distribution}\" }}\n");
+        let results = ycsb(&schema, "a", 6000, &extra);
+        let updates = count(&results, "update");
+        let changed = schema.sql(
+            "SELECT count(*) FROM usertable u JOIN snapshot s USING (ycsb_key) \
+             WHERE u.field0 <> s.field0",
+        );
+        (number(&changed), updates)
+    };
+    let (uniform, uniform_updates) = changed_rows("uniform");
+    let (zipfian, zipfian_updates) = changed_rows("zipfian");
+    // 3,000 uniform updates over 5,000 rows change about 5000 (1 - e^-0.6) = 2,256 of them;
+    // zipfian ones (theta 0.99) keep hitting the same few hundred hot rows.
+    let expected = 5000.0 * (1.0 - (-(uniform_updates as f64) / 5000.0).exp());
+    assert!(
+        (uniform as f64 - expected).abs() < 0.05 * expected,
+        "uniform: {uniform} rows changed by {uniform_updates} updates, expected ~{expected:.0}"
+    );
+    assert!(
+        (zipfian as f64) < 0.6 * uniform as f64,
+        "zipfian: {zipfian} rows changed by {zipfian_updates} updates; uniform: {uniform}"
+    );
+}
+
+#[test]
+fn a_zipfian_parameter_puts_its_share_on_the_hottest_value() {
+    let schema = Schema::new("zipf");
+    let custom = |distribution: &str| {
+        in_schema(
+            &schema,
+            &format!(
+                "connections = 2\nops = 5000\n[jobs.workload]\nkind = \"custom\"\n\
+                 setup = [\"DROP TABLE IF EXISTS hits\", \
+                 \"CREATE TABLE hits (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)\", \
+                 \"INSERT INTO hits (id) SELECT generate_series(1, 1000)\"]\n\
+                 transactions = [{{ name = \"hit\", statements = \
+                 [\"UPDATE hits SET n = n + 1 WHERE id = {{id}}\"] }}]\n\
+                 params = {{ id = {{ kind = \"int\", min = 1, max = 1000, \
+                 distribution = {{ kind = \"{distribution}\" }} }} }}\n"
+            ),
+        )
+    };
+    let (results, _) = run("60s", &custom("zipfian"));
+    assert_eq!(all_errors(&results), vec![]);
+    assert_eq!(count(&results, "hit"), 5000);
+    assert_eq!(number(&schema.sql("SELECT sum(n) FROM hits")), 5000);
+    // Zipf with theta 0.99 over 1,000 values gives the hottest 1/H = 13.4 % of the draws.
+    let hottest = number(&schema.sql("SELECT max(n) FROM hits"));
+    assert!(
+        (550..=800).contains(&hottest),
+        "the hottest value took {hottest} of 5000"
+    );
+    let top_ten =
+        number(&schema.sql("SELECT sum(n) FROM (SELECT n FROM hits ORDER BY n DESC LIMIT 10) t"));
+    assert!(top_ten > 1500, "the ten hottest took {top_ten} of 5000");
+
+    let (results, _) = run("60s", &custom("uniform"));
+    assert_eq!(count(&results, "hit"), 5000);
+    let hottest = number(&schema.sql("SELECT max(n) FROM hits"));
+    assert!(
+        hottest < 25,
+        "uniform: the hottest value took {hottest} of 5000"
+    );
+}
+
+/// Every transaction reads the one row, then updates it: under repeatable read, all but one
+/// of the connections that read it together fail with a serialization failure.
+fn conflicting(schema: &Schema, retries: u32) -> String {
+    in_schema(
+        schema,
+        &format!(
+            "connections = 4\nops = 600\nisolation = \"repeatable_read\"\nretries = {retries}\n\
+             [jobs.workload]\nkind = \"custom\"\n\
+             setup = [\"CREATE TABLE IF NOT EXISTS hot (id int PRIMARY KEY, n int NOT NULL)\", \
+             \"INSERT INTO hot VALUES (1, 0) ON CONFLICT DO NOTHING\"]\n\
+             transactions = [{{ name = \"bump\", statements = [\
+             \"SELECT n FROM hot WHERE id = 1\", \"SELECT pg_sleep(0.001)\", \
+             \"UPDATE hot SET n = n + 1 WHERE id = 1\"] }}]\n"
+        ),
+    )
+}
+
+#[test]
+fn serialization_failures_are_retried_and_counted() {
+    let schema = Schema::new("serial");
+    let n = || number(&schema.sql("SELECT n FROM hot WHERE id = 1"));
+
+    let (results, _) = run("60s", &conflicting(&schema, 1000));
+    let committed = count(&results, "bump");
+    let retried = counter(&results, "serialization_retries");
+    assert_eq!(all_errors(&results), vec![], "every failure was retried");
+    assert_eq!(committed, 600);
+    assert!(retried > 10, "retries: {retried}");
+    assert_eq!(
+        n(),
+        committed,
+        "each committed transaction bumped the row once"
+    );
+    // A statement's histogram holds its runs that succeeded; the failed ones are counted.
+    assert_eq!(count(&results, "bump_3"), committed);
+
+    let before = n();
+    let (results, _) = run("60s", &conflicting(&schema, 0));
+    let failed = op_errors(&results, "bump", "sqlstate 40");
+    assert!(
+        failed > 10,
+        "without retries the failures count as errors: {failed}"
+    );
+    assert_eq!(counter(&results, "serialization_retries"), 0);
+    assert_eq!(count(&results, "bump") + failed, 600);
+    assert_eq!(n() - before, count(&results, "bump"));
+    assert_eq!(
+        op_errors(&results, "bump_3", "sqlstate 40"),
+        failed,
+        "and on the update"
+    );
+}
+
+fn op_errors(results: &RunResults, op: &str, kind: &str) -> u64 {
+    let ops = job(results).operations.iter().filter(|o| o.op == op);
+    let all = ops.flat_map(|o| o.errors.iter());
+    all.filter(|e| e.kind.starts_with(kind))
+        .map(|e| e.count)
+        .sum()
+}
+
+#[test]
+fn deadlocks_are_retried_and_counted_apart() {
+    let schema = Schema::new("deadlock");
+    // A short deadlock_timeout, for this session only, so the server finds them quickly.
+    let url = format!("{}?options=-c%20deadlock_timeout%3D20ms", shared_url());
+    let job = format!(
+        "url = \"{url}\"\nschema = \"{}\"\nconnections = 4\nops = 300\nretries = 1000\n\
+         [jobs.workload]\nkind = \"custom\"\n\
+         setup = [\"CREATE TABLE IF NOT EXISTS pair (id int PRIMARY KEY, n int NOT NULL)\", \
+         \"INSERT INTO pair VALUES (1, 0), (2, 0) ON CONFLICT DO NOTHING\"]\n\
+         transactions = [\n\
+           {{ name = \"forward\", statements = [\"UPDATE pair SET n = n + 1 WHERE id = 1\", \
+              \"SELECT pg_sleep(0.002)\", \"UPDATE pair SET n = n + 1 WHERE id = 2\"] }},\n\
+           {{ name = \"backward\", statements = [\"UPDATE pair SET n = n + 1 WHERE id = 2\", \
+              \"SELECT pg_sleep(0.002)\", \"UPDATE pair SET n = n + 1 WHERE id = 1\"] }},\n\
+         ]\n",
+        schema.0
+    );
+    let (results, _) = run("60s", &job);
+    assert_eq!(all_errors(&results), vec![]);
+    let committed = count(&results, "forward") + count(&results, "backward");
+    assert_eq!(committed, 300);
+    assert!(
+        counter(&results, "deadlock_retries") > 0,
+        "{:?}",
+        job_counters(&results)
+    );
+    assert_eq!(counter(&results, "serialization_retries"), 0);
+    assert_eq!(
+        number(&schema.sql("SELECT sum(n) FROM pair")),
+        2 * committed
+    );
+}
+
+fn job_counters(results: &RunResults) -> &std::collections::BTreeMap<String, u64> {
+    &job(results).counters
+}
+
+/// The newest installed PostgreSQL's server binaries (Debian keeps them off PATH).
+fn pg_bin() -> PathBuf {
+    let versions = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed (scripts/test.sh installs it)");
+    let newest = versions
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .max()
+        .expect("a PostgreSQL version under /usr/lib/postgresql");
+    PathBuf::from(format!("/usr/lib/postgresql/{newest}/bin"))
+}
+
+/// A PostgreSQL server of the test's own, in a temporary directory, on a free loopback
+/// port; stopped and removed when dropped. PostgreSQL refuses to run as root, so when the
+/// tests do, its commands run as the `postgres` user.
+struct Throwaway {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Throwaway {
+    fn start() -> Throwaway {
+        let dir = tempfile::Builder::new()
+            .prefix("plimsoll-pg-")
+            .tempdir_in(std::env::temp_dir())
+            .unwrap();
+        if as_root() {
+            let uid = id(&["-u", "postgres"]);
+            let gid = id(&["-g", "postgres"]);
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+        }
+        let port = TcpListener::bind((HOST, 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let server = Throwaway { dir, port };
+        let data = server.data();
+        server.pg(&[
+            "initdb",
+            "-D",
+            &data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-N",
+        ]);
+        server.ctl("start");
+        server
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    /// `pg_ctl ACTION`, waiting until it is done.
+    fn ctl(&self, action: &str) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses={HOST} -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("log").display().to_string();
+        let data = self.data();
+        let mut args = vec!["pg_ctl", "-D", &data, "-w", "-t", "30", "-l", &log];
+        if action != "stop" {
+            args.extend(["-o", &options]);
+        }
+        args.extend(["-m", "fast", action]);
+        self.pg(&args);
+    }
+
+    fn pg(&self, args: &[&str]) {
+        let program = pg_bin().join(args[0]);
+        let mut command = if as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            Command::new(&program)
+        };
+        let out = command
+            .args(&args[1..])
+            .current_dir(self.dir.path())
+            .output()
+            .expect("the PostgreSQL server binaries are installed");
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@{HOST}:{}/postgres", self.port)
+    }
+
+    fn sql(&self, sql: &str) -> String {
+        psql_at(self.port, "postgres", sql)
+    }
+}
+
+impl Drop for Throwaway {
+    fn drop(&mut self) {
+        let data = self.data();
+        let program = pg_bin().join("pg_ctl");
+        let args = ["-D", data.as_str(), "-m", "immediate", "stop"];
+        let _ = if as_root() {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&program)
+                .args(args)
+                .output()
+        } else {
+            Command::new(&program).args(args).output()
+        };
+    }
+}
+
+fn as_root() -> bool {
+    id(&["-u"]) == 0
+}
+
+fn id(args: &[&str]) -> u32 {
+    let out = Command::new("id").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn a_restarted_server_is_reconnected_to_and_the_run_ends_on_time() {
+    let server = Throwaway::start();
+    let spec = format!(
+        "url = \"{}\"\nconnections = 4\ntimeout = \"2s\"\n[jobs.workload]\nkind = \"tpcb_like\"\n\
+         select_only = true\n",
+        server.url()
+    );
+    // Load the tables first, so the measured run's setup is quick and its timing known.
+    run("1s", &spec);
+
+    let runner = std::thread::spawn(move || run("8s", &spec));
+    // Restart once the lanes are at work: plimsoll's connections are there, and busy.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let lanes = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'plimsoll'";
+    while number(&server.sql(lanes)) < 4 {
+        assert!(Instant::now() < deadline, "plimsoll never connected");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    server.ctl("restart");
+    let (results, elapsed) = runner.join().unwrap();
+
+    assert!(
+        elapsed < Duration::from_secs(8 + 5),
+        "the run took {elapsed:?} for 8 s of load"
+    );
+    let lost = errors(&results, "connect") + errors(&results, "sqlstate 57");
+    assert!(
+        lost > 0,
+        "the restart shows as errors: {:?}",
+        all_errors(&results)
+    );
+    assert!(
+        counter(&results, "reconnects") >= 4,
+        "every connection was made again: {:?}",
+        job_counters(&results)
+    );
+    let intervals = &job(&results).intervals;
+    let last = intervals
+        .iter()
+        .rev()
+        .find(|i| i.duration_ns > 500_000_000)
+        .unwrap();
+    let served: u64 = last.ops.iter().map(|o| o.count).sum();
+    assert!(served > 0, "transactions ran again after the restart");
 }
