@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 
 use quick_xml::events::{BytesStart, Event};
 
+mod common;
+
 /// The runs every test compares, made once: `base` and `same` side by side (so they share
 /// the machine's noise), `slow` with twice the delay, `gated` with thresholds and CI outputs.
 struct Runs {
@@ -101,9 +103,14 @@ fn compare(baseline: &Path, candidate: &Path, args: &[&str]) -> Output {
 
 /// The table's rows for the null operation, by metric: (change, verdict).
 fn rows(output: &Output) -> BTreeMap<String, (String, String)> {
+    rows_of(output, "n.null")
+}
+
+/// The table's rows for `scope` (`job.op`), by metric: (change, verdict).
+fn rows_of(output: &Output, scope: &str) -> BTreeMap<String, (String, String)> {
     let text = String::from_utf8_lossy(&output.stdout);
     text.lines()
-        .filter(|l| l.starts_with("n.null "))
+        .filter(|l| l.starts_with(&format!("{scope} ")))
         .map(|l| {
             let cells: Vec<&str> = l
                 .split("  ")
@@ -179,11 +186,21 @@ fn twice_the_delay_is_a_latency_and_throughput_regression() {
     );
     assert_eq!(cases.len(), 4, "{cases:?}");
     let text = std::fs::read_to_string(&markdown).expect("markdown");
-    assert!(
-        text.contains("| operation | metric | baseline | candidate |"),
-        "{text}"
-    );
-    assert!(text.contains("| --- | --- |"), "{text}");
+    let tables = common::markdown_tables(&text);
+    assert_eq!(tables.len(), 1, "{text}");
+    let header = [
+        "operation",
+        "metric",
+        "baseline",
+        "candidate",
+        "change",
+        "95% CI",
+        "verdict",
+    ];
+    assert_eq!(tables[0][0], header, "{text}");
+    assert_eq!(tables[0].len(), 5, "a header and a row per metric: {text}");
+    let p50 = tables[0].iter().find(|r| r[1] == "p50").expect("a p50 row");
+    assert_eq!((p50[0].as_str(), p50[6].as_str()), ("n.null", "regression"));
 }
 
 #[test]
@@ -229,14 +246,12 @@ fn a_run_writes_one_junit_case_per_threshold_and_appends_its_summary() {
         "{cases:?}"
     );
     let markdown = std::fs::read_to_string(dir.join("run.md")).expect("markdown");
-    assert!(
-        markdown.contains("| scope | threshold | measured | result |"),
-        "{markdown}"
-    );
-    assert!(
-        markdown.contains("| n.null | `p50 < 100us` |"),
-        "{markdown}"
-    );
+    let tables = common::markdown_tables(&markdown);
+    assert_eq!(tables.len(), 1, "{markdown}");
+    assert_eq!(tables[0][0], ["scope", "threshold", "measured", "result"]);
+    assert_eq!(tables[0][1][..2], ["n.null", "p50 < 100us"], "{markdown}");
+    assert_eq!(tables[0][1][3], "FAIL", "{markdown}");
+    assert_eq!(tables[0][2][3], "pass", "{markdown}");
     let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary");
     assert!(summary.starts_with("earlier step\n"), "{summary}");
     assert!(summary.contains(&markdown), "{summary}");
@@ -246,9 +261,10 @@ fn path_str(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 temp path")
 }
 
-/// Parses a JUnit file as XML: `classname/name` of each test case, and whether it failed.
-/// Also checks the suite's counts against its cases.
+/// Validates a JUnit file against the common schema, then parses it: `classname/name` of
+/// each test case, and whether it failed. Also checks the suite's counts against its cases.
 fn junit_cases(path: &Path) -> BTreeMap<String, bool> {
+    common::assert_valid_junit(path);
     let text = std::fs::read_to_string(path).expect("junit file");
     let mut reader = quick_xml::Reader::from_str(&text);
     let (mut cases, mut current, mut suite) = (BTreeMap::new(), None, None);
@@ -285,4 +301,60 @@ fn attr(element: &BytesStart, name: &str) -> String {
     quick_xml::escape::unescape(&attribute.value)
         .expect("escapes resolve")
         .into_owned()
+}
+
+/// A page-cache random-read disk job on a file of its own, capped at `cap` operations per
+/// second: the cap, not the device, sets its rate.
+fn capped_disk_run(dir: &Path, name: &str, cap: &str) -> std::process::Child {
+    let workload = dir.join(format!("{name}.toml"));
+    let text = format!(
+        "name = \"disk-cap\"\nduration = \"3s\"\ninterval = \"200ms\"\n\n[[jobs]]\n\
+         kind = \"disk\"\nname = \"d\"\npath = \"{}\"\nsize = \"4MiB\"\npattern = \"randread\"\n\
+         block_size = \"4KiB\"\niops_cap = \"{cap}\"\nseed = 7\n",
+        dir.join(format!("{name}.dat")).display()
+    );
+    std::fs::write(&workload, text).expect("write workload");
+    Command::new(env!("CARGO_BIN_EXE_plimsoll"))
+        .arg("run")
+        .arg(&workload)
+        .args(["--no-report", "--quiet", "--output"])
+        .arg(dir.join(name))
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .spawn()
+        .expect("start plimsoll")
+}
+
+#[test]
+fn a_disk_job_with_a_lower_iops_cap_is_a_throughput_regression() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let runs = [("fast", "2k"), ("same", "2k"), ("capped", "1k")]
+        .map(|(name, cap)| (name, capped_disk_run(dir.path(), name, cap)));
+    for (name, child) in runs {
+        let output = child.wait_with_output().expect("wait for plimsoll");
+        assert_eq!(output.status.code(), Some(0), "{name}: {output:?}");
+    }
+    let at = |name: &str| dir.path().join(name).join("results.json");
+    let disk_rows = |output: &Output| rows_of(output, "d.read");
+
+    let same = compare(&at("fast"), &at("same"), &[]);
+    assert_eq!(same.status.code(), Some(0), "{same:?}");
+    assert_eq!(
+        disk_rows(&same)["throughput"].1,
+        "no significant change",
+        "{same:?}"
+    );
+
+    let slower = compare(&at("fast"), &at("capped"), &[]);
+    assert_eq!(slower.status.code(), Some(1), "{slower:?}");
+    let rows = disk_rows(&slower);
+    assert_eq!(rows["throughput"].1, "regression", "{slower:?}");
+    let change: f64 = rows["throughput"]
+        .0
+        .trim_end_matches('%')
+        .parse()
+        .expect("a percentage");
+    assert!(
+        (-55.0..-45.0).contains(&change),
+        "throughput changed {change}%"
+    );
 }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+
 /// A null job whose operations take `delay`, run for `duration`.
 fn workload(dir: &Path, name: &str, delay: &str, duration: &str) -> PathBuf {
     let text = format!(
@@ -93,6 +95,7 @@ fn each_run_gets_its_folder_and_its_own_verdicts() {
         stdout.contains("repeat: 3 of 3 runs complete; thresholds failed in run-1, run-2, run-3"),
         "{stdout}"
     );
+    common::assert_valid_junit(&junit);
     let xml = std::fs::read_to_string(&junit).expect("junit");
     assert!(xml.contains("tests=\"6\" failures=\"3\""), "{xml}");
     for k in 1..=3 {

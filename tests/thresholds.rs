@@ -102,9 +102,18 @@ fn bad_thresholds_exit_2_before_any_load() {
         "{stderr}"
     );
     let w = workload(dir.path(), "", "");
-    for bad in ["p99 < 5", "m.null: p99 < 5ms", "n.null: dropped == 0"] {
+    let refused = [
+        ("p99 < 5", "missing unit in `5` for a latency: write `5ms`"),
+        ("m.null: p99 < 5ms", "no job named `m` in the workload (jobs: n)"),
+        ("n.null: dropped == 0", "`dropped` is counted per job, not per operation"),
+        ("p99 =< 5ms", "`=<` is not an operator; write `<=`"),
+        ("iops > fast", "bad value for `iops`"),
+    ];
+    for (bad, message) in refused {
         let output = run(dir.path(), &w, &["--threshold", bad]);
         assert_eq!(output.status.code(), Some(2), "{bad}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{bad}: {stderr}");
     }
     assert!(!dir.path().join("out").exists(), "nothing ran");
 }
