@@ -104,8 +104,14 @@ fn bad_thresholds_exit_2_before_any_load() {
     let w = workload(dir.path(), "", "");
     let refused = [
         ("p99 < 5", "missing unit in `5` for a latency: write `5ms`"),
-        ("m.null: p99 < 5ms", "no job named `m` in the workload (jobs: n)"),
-        ("n.null: dropped == 0", "`dropped` is counted per job, not per operation"),
+        (
+            "m.null: p99 < 5ms",
+            "no job named `m` in the workload (jobs: n)",
+        ),
+        (
+            "n.null: dropped == 0",
+            "`dropped` is counted per job, not per operation",
+        ),
         ("p99 =< 5ms", "`=<` is not an operator; write `<=`"),
         ("iops > fast", "bad value for `iops`"),
     ];
