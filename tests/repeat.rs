@@ -255,3 +255,30 @@ fn compare_takes_repeated_runs_as_each_sides_samples() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_run_stopped_by_abort_early_ends_the_repetition() {
+    let dir = scratch();
+    let text = "name = \"rep\"\nduration = \"20s\"\n\n[[jobs]]\nkind = \"null\"\nname = \"n\"\n\
+                delay = \"1ms\"\nstall = { at = \"500ms\", for = \"300ms\" }\n";
+    let w = dir.path().join("stall.toml");
+    std::fs::write(&w, text).expect("write workload");
+    let out = dir.path().join("out");
+    let args = [
+        "--repeat",
+        "3",
+        "--abort-early",
+        "--threshold",
+        "max < 100ms",
+    ];
+    let output = plimsoll(&w, &out, &args).output().expect("run plimsoll");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(run_folders(&out), ["run-1"], "the exit code was decided");
+    let r = results(&out.join("run-1/results.json"));
+    assert_eq!(r["status"], "aborted");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("repeat: 0 of 3 runs complete; thresholds failed in run-1"),
+        "{stdout}"
+    );
+}

@@ -553,6 +553,21 @@ fn thresholds_and_their_verdicts_are_on_the_page() {
     assert!(!page.contains("<script>x"), "user text stays text");
     assert!(page.contains("class=\"status-failed\">failed</td>"));
 
+    results["status"] = "aborted".into();
+    results["aborted"] = serde_json::json!({ "expression": "p99 < 1us", "scope": "cache.get",
+        "reason": "12 operations already took 1us or more", "after_ns": 2_500_000_000u64 });
+    let aborted = dir.path().join("aborted.json");
+    std::fs::write(&aborted, results.to_string()).unwrap();
+    let text = visible_text(&report(&aborted, &dir.path().join("aborted")));
+    assert!(text.contains("aborted · started"), "{text}");
+    assert!(
+        text.contains(
+            "The run was aborted early after 2.5 s: threshold `p99 < 1us` at cache.get could \
+             no longer pass (12 operations already took 1us or more)."
+        ),
+        "{text}"
+    );
+
     let plain = dir.path().join("plain");
     let page = report(Path::new(FIXTURE), &plain);
     assert!(
