@@ -646,6 +646,66 @@ mod tests {
         );
     }
 
+    fn fixture() -> RunResults {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/small-results.json"
+        );
+        RunResults::read(std::path::Path::new(path)).expect("the fixture reads")
+    }
+
+    fn checked(results: &RunResults, text: &str) -> ThresholdResult {
+        let names: Vec<&str> = results.jobs.iter().map(|j| j.name.as_str()).collect();
+        let gate = run_gate(&parse(text), &names).expect("resolves");
+        let mut all = gate.evaluate(results);
+        assert_eq!(all.len(), 1, "{text}: {all:?}");
+        all.remove(0)
+    }
+
+    #[test]
+    fn each_metric_is_read_from_the_figures_it_names() {
+        let results = fixture();
+        let read = &results.jobs[0].operations[0];
+        let l = &read.latency_ns;
+        let ns = |v: Option<u64>| v.expect("a value") as f64;
+        let cases = [
+            ("min > 1ns", ns(l.min)),
+            ("mean > 1ns", l.mean.expect("a mean")),
+            ("p50 > 1ns", ns(l.p50)),
+            ("p90 > 1ns", ns(l.p90)),
+            ("p99 > 1ns", ns(l.p99)),
+            ("p99.9 > 1ns", ns(l.p99_9)),
+            ("p99.99 > 1ns", ns(l.p99_99)),
+            ("p99.999 > 1ns", ns(l.p99_999)),
+            ("max > 1ns", ns(l.max)),
+            ("iops > 1", read.ops_per_s),
+            ("throughput > 1/s", read.ops_per_s),
+            ("bandwidth > 1KiB/s", read.bytes_per_s),
+            ("errors == 0", 0.0),
+            ("error_rate == 0%", 0.0),
+        ];
+        for (text, expected) in cases {
+            let t = checked(&results, &format!("{}.{}: {text}", "mixed", read.op));
+            assert_eq!(t.measured, Some(expected), "{text}");
+            assert!(t.passed, "{text}: {t:?}");
+        }
+        let below = checked(&results, &format!("mixed.read: p50 < {}ns", ns(l.p50)));
+        assert!(!below.passed, "a bound equal to the value is not below it");
+        let load = results.jobs[1].load.as_ref().expect("open-model facts");
+        let dropped = (load.skipped_ops + load.unsent_ops.unwrap_or(0)) as f64;
+        assert_eq!(
+            checked(&results, "cache: dropped >= 0").measured,
+            Some(dropped)
+        );
+        assert_eq!(
+            checked(&results, "cache: skipped >= 0").measured,
+            Some(load.skipped_ops as f64)
+        );
+        let closed = checked(&results, "mixed: dropped == 0");
+        assert!(!closed.passed && closed.measured.is_none(), "{closed:?}");
+        assert!(closed.measured_text.contains("not an open-model job"));
+    }
+
     #[test]
     fn a_percentile_above_the_range_is_above_any_bound() {
         let mut op: OpResults = serde_json::from_value(serde_json::json!({
