@@ -16,7 +16,7 @@ source scripts/lib/services.sh
 source scripts/lib/tests.sh
 source scripts/lib/browser.sh
 source scripts/lib/kubernetes.sh
-source scripts/lib/xmllint.sh
+source scripts/lib/tools.sh
 
 # Upper bounds per step, well inside CI's 90 minutes in all (a clean build takes 1 to 3).
 FMT_LIMIT_S=120
@@ -35,7 +35,7 @@ main() {
   fi
   step browser ensure_browser
   step k8s ensure_kubernetes_validate
-  step xmllint ensure_xmllint
+  step tools ensure_tools
   step fmt bounded "$FMT_LIMIT_S" cargo fmt --all -- --check
   step clippy bounded "$CLIPPY_LIMIT_S" cargo clippy --all-targets -- -D warnings
   step tests run_tests "$LOG_DIR"
