@@ -376,6 +376,18 @@ fn a_job_that_cannot_be_split_is_refused_before_any_load() {
         .unwrap();
     assert_eq!(past.status.code(), Some(2));
     assert!(stderr(&past).contains("ago"), "{}", stderr(&past));
+    let ahead = plimsoll()
+        .arg("run")
+        .arg(&path)
+        .args(["--start-at", &start_in(3 * 24 * 3600), "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(ahead.status.code(), Some(2));
+    assert!(
+        stderr(&ahead).contains("more than 24 h"),
+        "{}",
+        stderr(&ahead)
+    );
 }
 
 const MANIFEST: &str = concat!(
