@@ -44,6 +44,15 @@ pub enum Command {
     /// errors summed; each shard's resources stay its own. Exit codes: 0 merged; 1 a
     /// threshold failed; 2 the files are not shards of one run.
     Merge(MergeArgs),
+    /// Find the highest load one job sustains while meeting its objectives.
+    ///
+    /// Steps of the workload, each at one load of the job's knob (open model: the arrival
+    /// rate; closed: connections or queue depth), grow by --factor until an objective breaks
+    /// or throughput stops rising, then bisect until the bracket is within --tolerance.
+    /// Exit codes: 0 a load passed (and, with --current, at least the current one); 1 none
+    /// did, or the current load is beyond the capacity; 2 bad input; 3 a step failed; 130
+    /// interrupted.
+    Capacity(CapacityArgs),
     /// Check a workload file without running it.
     Validate {
         /// The workload file (TOML).
@@ -113,6 +122,69 @@ fn parse_time(text: &str) -> Result<SystemTime, String> {
              `2026-12-03T18:00:00Z` (`date -u -d '+1 min' +%FT%TZ` prints one)"
         )
     })
+}
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// The workload file (TOML).
+    pub workload: PathBuf,
+    /// An objective every step must meet, in threshold syntax: `p99 < 10ms`,
+    /// `error_rate < 0.1%`. Repeatable; the workload's thresholds for the job count too.
+    #[arg(long = "objective", value_name = "EXPR")]
+    pub objectives: Vec<crate::gate::Threshold>,
+    /// The job to vary. Default: the workload's only job.
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
+    /// The load you run at today, like `1200/s`, to state the headroom.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub current: Option<f64>,
+    /// The first load tried (a rate for the open model, a count for the closed). Default:
+    /// the job's own value.
+    #[arg(long, value_name = "LOAD", value_parser = parse_rate)]
+    pub start: Option<f64>,
+    /// Measured time of each step.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub step_duration: std::time::Duration,
+    /// Run before each step's measurement, excluded from it. Default: a fifth of the step.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub step_warmup: Option<std::time::Duration>,
+    /// Stop when the bracket between passing and failing loads is this narrow.
+    #[arg(
+        long,
+        value_name = "PCT",
+        default_value = "5%",
+        value_parser = crate::compare::parse_percent
+    )]
+    pub tolerance: f64,
+    /// Each growth step's load is the previous one's times this.
+    #[arg(long, value_name = "X", default_value_t = 2.0)]
+    pub factor: f64,
+    /// Count a load that did not pass at once, without running it a second time.
+    #[arg(long)]
+    pub no_retry: bool,
+    /// Steps at most, the warm step and retries included.
+    #[arg(long, value_name = "N", default_value_t = 24)]
+    pub max_steps: usize,
+    /// No step starts that would end after this much time.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
+    pub max_time: std::time::Duration,
+    /// The run folder. Default: reports/<workload>-capacity-<start time>/.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// No progress, no step lines, no summary: only errors on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write only results.json; `plimsoll report` can build the report from it later.
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    crate::workload::units::Rate::parse(text).map(|r| r.0)
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::workload::units::HumanDuration::parse(text).map(|d| d.0)
 }
 
 /// CI outputs, for `run` and `compare`. With GITHUB_STEP_SUMMARY set, the Markdown summary

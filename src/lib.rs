@@ -4,6 +4,7 @@
 //! their drivers while workers record into the measurement path ([`measure`]), the runner
 //! gathers [`results`], and renderers ([`report`]) show them.
 
+pub mod capacity;
 pub mod ci;
 pub mod cli;
 pub mod compare;

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::Parser as _;
 
-use plimsoll::cli::{CiArgs, Cli, Command, CompareArgs, MergeArgs, RunArgs};
+use plimsoll::cli::{CapacityArgs, CiArgs, Cli, Command, CompareArgs, MergeArgs, RunArgs};
 use plimsoll::drivers::SetupError;
 use plimsoll::exit;
 use plimsoll::gate::{self, Gate, Threshold};
@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Compare(args) => compare(&args),
         Command::Merge(args) => merge(&args),
+        Command::Capacity(args) => capacity(args),
         Command::Validate { workload, shards } => validate(&workload, shards),
         Command::Report { results, output } => report(&results, output),
     };
@@ -375,6 +376,92 @@ fn write_report(results: &RunResults, folder: &Path, args: &RunArgs) -> Result<(
         }
         Ok(_) => Ok(()),
         Err(e) => Err(fail(exit::FAILURE, &e)),
+    }
+}
+
+fn capacity(args: CapacityArgs) -> u8 {
+    let path = args.workload.as_path();
+    let workload = match workload::load_file(path) {
+        Ok(w) => w,
+        Err(e) => return fail(exit::BAD_INPUT, &e),
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let options = plimsoll::capacity::Options {
+        job: args.job,
+        objectives: args.objectives,
+        current: args.current,
+        start: args.start,
+        step_duration: args.step_duration,
+        step_warmup: args.step_warmup,
+        tolerance: args.tolerance / 100.0,
+        factor: args.factor,
+        retry: !args.no_retry,
+        max_steps: args.max_steps,
+        max_time: args.max_time,
+        progress: !args.quiet && terminal,
+        step_lines: !args.quiet,
+    };
+    let plan = match plimsoll::capacity::plan(&workload, options) {
+        Ok(plan) => plan,
+        Err(e) => return fail(exit::BAD_INPUT, &e),
+    };
+    if let Some(folder) = &args.output
+        && let Err(message) = check_output_folder(folder)
+    {
+        return fail(exit::BAD_INPUT, &message);
+    }
+    let stop = match install_interrupt_flag() {
+        Ok(stop) => stop,
+        Err(e) => return fail(exit::FAILURE, &e),
+    };
+    let results = match plimsoll::capacity::run(&plan, Some(path), &stop) {
+        Ok(results) => results,
+        Err(e @ SetupError::Input { .. }) => {
+            return fail(exit::BAD_INPUT, &located(path, &workload, &e));
+        }
+        Err(e) if stop.load(std::sync::atomic::Ordering::Relaxed) => {
+            return fail(exit::INTERRUPTED, &e);
+        }
+        Err(e @ SetupError::Failed { .. }) => return fail(exit::FAILURE, &e),
+    };
+    let folder = args.output.unwrap_or_else(|| {
+        let mut named = workload.clone();
+        named.name = format!("{}-capacity", workload.name);
+        default_folder(&named, &results.started_at)
+    });
+    let output = folder.join("results.json");
+    if let Err(e) = results.write(&output) {
+        let message = format!("cannot write results to {}: {e}", output.display());
+        return fail(exit::FAILURE, &message);
+    }
+    if !args.quiet {
+        println!("{}", plimsoll::report::capacity::summary(&results));
+        println!("results: {}", output.display());
+    }
+    if !args.no_report {
+        match plimsoll::report::write_folder(&results, &folder) {
+            Ok(files) if !args.quiet => println!("report: {}", files.index.display()),
+            Ok(_) => {}
+            Err(e) => return fail(exit::FAILURE, &e),
+        }
+    }
+    capacity_code(&results)
+}
+
+/// A search that found no passing load, or less than the current one, fails like a threshold.
+fn capacity_code(results: &RunResults) -> u8 {
+    let Some(c) = results.capacity.as_deref() else {
+        return status_code(results);
+    };
+    match results.status {
+        RunStatus::Complete => {}
+        _ => return status_code(results),
+    }
+    let short = c.best_step.is_none() || c.headroom.is_some_and(|h| h < 1.0);
+    if short {
+        exit::THRESHOLD_FAILED
+    } else {
+        exit::OK
     }
 }
 

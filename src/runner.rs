@@ -538,6 +538,7 @@ fn assemble(
         clock: Some(run.clock),
         shards: Vec::new(),
         aborted: outcome.aborted,
+        capacity: None,
     };
     results.checks = checks::evaluate(&results, workload);
     results.thresholds = crate::gate::evaluate(&crate::gate::workload_gates(workload), &results);

@@ -21,6 +21,8 @@ const LEGEND_WIDTH: u32 = 200;
 const LEGEND_TOP: i32 = 56;
 const LEGEND_ROW: i32 = 20;
 const BAND_SHADE: RGBAColor = RGBAColor(120, 120, 120, 0.15);
+/// Bounds and marked points, apart from every line's colour.
+const RULE: RGBColor = RGBColor(180, 30, 30);
 
 /// Distinct on white and for the common kinds of colour blindness (Okabe and Ito's set).
 const PALETTE: [RGBColor; 8] = [
@@ -47,6 +49,20 @@ pub struct Chart {
     pub bands: Vec<Band>,
     /// The x axis's extent when it should not follow the data (a time axis spans the run).
     pub x_span: Option<(f64, f64)>,
+    /// Drawn over the lines: dots on a line's points, a bound, a marked point.
+    pub marks: Vec<Mark>,
+}
+
+/// Something drawn over a chart's lines.
+#[derive(Debug, Clone)]
+pub enum Mark {
+    /// Each point of the line at this index drawn as a dot in its colour, for lines whose
+    /// points are measurements rather than samples of a curve.
+    Dots(usize),
+    /// A horizontal rule across the plot, such as an objective's bound; in the legend.
+    Horizontal { name: String, y: f64 },
+    /// One point ringed and named, such as the knee; in the legend.
+    Point { name: String, at: (f64, f64) },
 }
 
 #[derive(Debug, Clone)]
@@ -137,7 +153,11 @@ fn bounds(chart: &Chart) -> Bounds {
     };
     let bands = chart.bands.iter().flat_map(|b| [b.from, b.to]);
     let x = fold(&mut points().map(|p| p.0).chain(bands));
-    let y = fold(&mut points().map(|p| p.1));
+    let marked = chart.marks.iter().filter_map(|m| match m {
+        Mark::Horizontal { y, .. } => Some(*y),
+        _ => None,
+    });
+    let y = fold(&mut points().map(|p| p.1).chain(marked));
     Bounds {
         x: chart.x_span.unwrap_or_else(|| widen(x, chart.x.scale)),
         y: widen(y, chart.y.scale),
@@ -192,6 +212,21 @@ fn draw_legend<DB: DrawingBackend>(
         area.draw(&Text::new(line.name.clone(), (32, y - 7), font.clone()))?;
         k += 1;
     }
+    for mark in &chart.marks {
+        let y = row(k);
+        match mark {
+            Mark::Dots(_) => continue,
+            Mark::Horizontal { name, .. } => {
+                area.draw(&PathElement::new([(4, y), (26, y)], RULE.stroke_width(2)))?;
+                area.draw(&Text::new(name.clone(), (32, y - 7), font.clone()))?;
+            }
+            Mark::Point { name, .. } => {
+                area.draw(&Circle::new((15, y), 6, RULE.stroke_width(2)))?;
+                area.draw(&Text::new(name.clone(), (32, y - 7), font.clone()))?;
+            }
+        }
+        k += 1;
+    }
     Ok(())
 }
 
@@ -227,7 +262,8 @@ where
         .draw()
         .map_err(|e| err(&e))?;
     draw_bands(chart, &mut ctx).map_err(|e| err(&e))?;
-    draw_lines(chart, &mut ctx).map_err(|e| err(&e))
+    draw_lines(chart, &mut ctx).map_err(|e| err(&e))?;
+    draw_marks(chart, &mut ctx).map_err(|e| err(&e))
 }
 
 /// Percentile axes tick once per nine (90 %, 99 %, ...); others let plotters choose.
@@ -277,6 +313,43 @@ where
             .copied()
             .filter(|p| p.0.is_finite() && p.1.is_finite());
         ctx.draw_series(LineSeries::new(points, style))?;
+    }
+    Ok(())
+}
+
+fn draw_marks<DB, X, Y>(
+    chart: &Chart,
+    ctx: &mut Ctx<'_, DB, X, Y>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let finite = |p: &(f64, f64)| p.0.is_finite() && p.1.is_finite();
+    let (x0, x1) = (ctx.x_range().start, ctx.x_range().end);
+    for mark in &chart.marks {
+        match mark {
+            Mark::Dots(i) => {
+                let Some(line) = chart.lines.get(*i) else {
+                    continue;
+                };
+                let color = PALETTE[i % PALETTE.len()];
+                let dots = line.points.iter().copied().filter(finite);
+                ctx.draw_series(dots.map(|p| Circle::new(p, 4, color.filled())))?;
+            }
+            Mark::Horizontal { y, .. } => {
+                let rule = [(x0, *y), (x1, *y)];
+                ctx.draw_series(std::iter::once(PathElement::new(
+                    rule,
+                    RULE.stroke_width(2),
+                )))?;
+            }
+            Mark::Point { at, .. } if finite(at) => {
+                ctx.draw_series(std::iter::once(Circle::new(*at, 9, RULE.stroke_width(2))))?;
+            }
+            Mark::Point { .. } => {}
+        }
     }
     Ok(())
 }

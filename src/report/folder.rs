@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::charts::{self, Chart, ChartError};
 use super::html::{self, ChartView, HlogLink, JobExtras, PageError};
-use super::{hlog, redact, resources, series};
+use super::{capacity, hlog, redact, resources, series};
 use crate::results::{JobResults, RunResults};
 
 /// What was written, relative paths joined to the folder.
@@ -50,7 +50,11 @@ pub fn write(results: &RunResults, dir: &Path) -> Result<ReportFiles, ReportErro
     for chart in resources::charts(&shown) {
         resource_charts.push(chart_files(chart, dir, &mut files)?);
     }
-    let page = html::render(&shown, extras, resource_charts)?;
+    let mut capacity_charts = Vec::new();
+    for chart in capacity::charts(&shown) {
+        capacity_charts.push(chart_files(chart, dir, &mut files)?);
+    }
+    let page = html::render(&shown, extras, resource_charts, capacity_charts)?;
     write_file(&files.index, page.as_bytes())?;
     Ok(files)
 }

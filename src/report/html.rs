@@ -59,6 +59,7 @@ struct Page {
     thresholds_failed: usize,
     checks: Vec<CheckRow>,
     resources: Option<ResourcesView>,
+    capacity: Option<CapacityView>,
     jobs: Vec<JobView>,
     workload_file: Option<String>,
     workload: String,
@@ -70,6 +71,31 @@ struct CheckRow {
     subject: Option<String>,
     status: &'static str,
     explanation: String,
+}
+
+/// A capacity search: its answer in sentences, a row per step, and its charts.
+#[derive(Serialize)]
+struct CapacityView {
+    heading: String,
+    answer: Vec<String>,
+    knob: String,
+    steps: Vec<CapacityRow>,
+    charts: Vec<ChartView>,
+}
+
+#[derive(Serialize)]
+struct CapacityRow {
+    index: usize,
+    phase: String,
+    load: String,
+    throughput: String,
+    p50: String,
+    p99: String,
+    p99_9: String,
+    errors: u64,
+    verdict: String,
+    mark: &'static str,
+    note: String,
 }
 
 #[derive(Serialize)]
@@ -141,11 +167,13 @@ struct WarmupRow {
 pub struct PageError(#[from] minijinja::Error);
 
 /// The whole page. `extras` has one entry per job, in order.
-/// `resource_charts` are the run's resource charts, shown when the results hold resources.
+/// `resource_charts` are the run's resource charts, shown when the results hold resources;
+/// `capacity_charts` a capacity search's, shown when the results hold one.
 pub fn render(
     results: &RunResults,
     extras: Vec<JobExtras>,
     resource_charts: Vec<ChartView>,
+    capacity_charts: Vec<ChartView>,
 ) -> Result<String, PageError> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::Html);
@@ -157,6 +185,7 @@ pub fn render(
             charts: resource_charts,
         });
     }
+    page.capacity = capacity_view(results, capacity_charts);
     Ok(env
         .get_template("report.html")?
         .render(minijinja::Value::from(minijinja::value::Serde(&page)))?)
@@ -192,10 +221,59 @@ fn page(results: &RunResults, extras: Vec<JobExtras>) -> Page {
         thresholds_failed: results.thresholds.iter().filter(|t| !t.passed).count(),
         checks: results.checks.iter().map(check_row).collect(),
         resources: None,
+        capacity: None,
         jobs,
         workload_file: results.workload_file.clone(),
         workload: pretty(&results.workload),
     }
+}
+
+fn capacity_view(results: &RunResults, charts: Vec<ChartView>) -> Option<CapacityView> {
+    let c = results.capacity.as_deref()?;
+    let summary = super::capacity::summary(results);
+    // The answer lines follow the table, after its blank line.
+    let answer = summary
+        .split("\n\n")
+        .nth(1)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let steps = c
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| CapacityRow {
+            index: i,
+            phase: s.phase.clone(),
+            load: super::capacity::show_load(&c.knob, s.load),
+            throughput: format!("{}/s", format::count(s.throughput_ops_per_s)),
+            p50: format::latency(s.p50_ns),
+            p99: format::latency(s.p99_ns),
+            p99_9: format::latency(s.p99_9_ns),
+            errors: s.errors,
+            verdict: s.verdict.replace('_', " "),
+            mark: match (Some(i) == c.best_step, Some(i) == c.first_failing_step) {
+                (true, _) => "highest passing",
+                (_, true) => "first failing",
+                _ => "",
+            },
+            note: s.note.clone().unwrap_or_default(),
+        })
+        .collect();
+    Some(CapacityView {
+        heading: format!(
+            "Capacity of job {} ({} model, varying {}); objectives: {}",
+            c.job,
+            c.load_model,
+            c.knob,
+            c.objectives.join(", ")
+        ),
+        answer,
+        knob: c.knob.clone(),
+        steps,
+        charts,
+    })
 }
 
 fn status(status: RunStatus) -> &'static str {

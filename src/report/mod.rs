@@ -1,6 +1,7 @@
 //! Renderers of results: the terminal summary, the live progress line, and the report folder
 //! (HTML page, PNG charts, HdrHistogram interval logs) made from a results file alone.
 
+pub mod capacity;
 pub mod charts;
 pub mod folder;
 pub mod format;

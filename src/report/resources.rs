@@ -62,6 +62,7 @@ fn chart(id: &str, title: &str, y_label: &str, lines: Vec<Line>, span: (f64, f64
         lines,
         bands: Vec::new(),
         x_span: Some(span),
+        marks: Vec::new(),
     }
 }
 

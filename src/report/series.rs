@@ -167,6 +167,7 @@ fn time_chart(id: String, title: String, y: Axis, lines: Vec<Line>, span: TimeSp
         lines,
         bands: span.warmup.to_vec(),
         x_span: Some((span.from_s, span.to_s)),
+        marks: Vec::new(),
     }
 }
 
@@ -298,6 +299,7 @@ fn spectrum(prefix: &str, job: &JobResults, ops: &[&OpResults]) -> Chart {
         lines,
         bands: Vec::new(),
         x_span: None,
+        marks: Vec::new(),
     }
 }
 
@@ -370,6 +372,7 @@ fn histogram(prefix: &str, job: &JobResults, ops: &[&OpResults]) -> Chart {
         lines,
         bands: Vec::new(),
         x_span: None,
+        marks: Vec::new(),
     }
 }
 

@@ -89,6 +89,7 @@ pub fn merge(files: Vec<(String, RunResults)>) -> Result<RunResults, MergeError>
         shards: parts.iter().map(shard_facts).collect(),
         // A shard stopped on a threshold says so for the whole: the first one's reason.
         aborted: parts.iter().find_map(|p| p.results.aborted.clone()),
+        capacity: None,
     };
     // The workload's own thresholds hold for the whole run, so they are checked again on
     // the sums; a workload that no longer parses (a newer file) is left unchecked.

@@ -5,6 +5,7 @@
 //! percentiles. Units are in field names. This module builds the document from collector totals
 //! and reads it back; it does not render it.
 
+mod capacity;
 mod load;
 mod merge;
 
@@ -21,6 +22,7 @@ use crate::measure::{
 use crate::monitor::ResourceSeries;
 use crate::monitor::checks::Check;
 
+pub use capacity::{CapacityResults, CapacityStep, UslFit};
 pub use load::{LoadFacts, LoadResults, SUSTAINED_SHARE};
 pub use merge::{MergeError, merge};
 
@@ -86,6 +88,9 @@ pub struct RunResults {
     /// Under abort-early, the threshold that stopped the run and why it could not pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted: Option<crate::gate::Breach>,
+    /// A capacity search's steps and answer (`plimsoll capacity`). Absent from other runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Box<CapacityResults>>,
 }
 
 /// Which shard of a sharded run a results file holds.

@@ -24,11 +24,13 @@ pub use load::{load_file, load_str, locate_in_job};
 pub use load_model::{Arrival, LoadModel, LoadSpec, Ramp, Stage};
 pub use monitor::{MonitorSpec, WatchSpec};
 pub use null::{Delay, MAX_NULL_IN_FLIGHT, NullJob, RandomDelay, Stall};
-pub use redis::{KeyDistribution, KeySpace, MixEntry, MixOp, RedisJob, redact_url};
+pub use redis::{
+    KeyDistribution, KeySpace, MAX_CONNECTIONS, MixEntry, MixOp, RedisJob, redact_url,
+};
 pub use sql::{
     CustomSpec, CustomTransaction, Dialect, InitMode, IntDistribution, Isolation, ListValue,
-    ParamSpec, SqlJob, SqlWorkload, YcsbCore, YcsbDistribution, YcsbSpec, asks_for_tls,
-    is_identifier, placeholders,
+    MAX_SQL_CONNECTIONS, ParamSpec, SqlJob, SqlWorkload, YcsbCore, YcsbDistribution, YcsbSpec,
+    asks_for_tls, is_identifier, placeholders,
 };
 pub use validate::{MAX_BLOCK_SIZE, MAX_QUEUE_DEPTH, MAX_WORKERS};
 
@@ -78,6 +80,15 @@ pub enum Job {
     Redis(RedisJob),
     Null(NullJob),
     Postgres(SqlJob),
+}
+
+/// The value checks loading makes, for a workload changed in code (a capacity search's
+/// steps): each problem's message, without a place in a file.
+pub fn check_values(workload: &Workload) -> Vec<String> {
+    validate::check(workload)
+        .into_iter()
+        .map(|f| f.message)
+        .collect()
 }
 
 impl Job {

@@ -40,6 +40,12 @@ pub struct NullJob {
     /// its end (or at their own end, if that is later).
     #[serde(default)]
     pub stall: Option<Stall>,
+    /// A queueing target: this many servers, each serving one operation at a time for its
+    /// delay (the service time); operations that find every server busy wait in one FIFO
+    /// queue. Its capacity is then `servers / delay` exactly. Default: none, every operation
+    /// runs at once.
+    #[serde(default)]
+    pub servers: Option<u32>,
     /// Seed for random delays.
     #[serde(default)]
     pub seed: Option<u64>,
@@ -186,6 +192,7 @@ pub(crate) fn check(job: &NullJob, path: &FieldPath) -> Vec<Finding> {
             .into(),
     );
     check_delay(&job.delay, &path.key("delay"), &mut ensure);
+    check_servers(job, path, &mut ensure);
     if let Some(stall) = job.stall {
         ensure(
             !stall.length.0.is_zero(),
@@ -223,6 +230,28 @@ fn check_in_flight(
              send their share of the schedule; raise max_in_flight or lower workers",
             job.workers
         ),
+    );
+}
+
+fn check_servers(
+    job: &NullJob,
+    path: &FieldPath,
+    ensure: &mut impl FnMut(bool, FieldPath, String),
+) {
+    let Some(servers) = job.servers else {
+        return;
+    };
+    ensure(
+        (1..=MAX_NULL_IN_FLIGHT).contains(&servers),
+        path.key("servers"),
+        format!("servers is {servers}; use 1 to {MAX_NULL_IN_FLIGHT}"),
+    );
+    ensure(
+        job.delay != Delay::default(),
+        path.key("servers"),
+        "servers needs a delay, which is each server's service time; add one, like \
+         `delay = \"10ms\"`, or remove servers"
+            .into(),
     );
 }
 

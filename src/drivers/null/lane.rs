@@ -12,7 +12,10 @@ use rand::rngs::SmallRng;
 use rand::{RngExt as _, SeedableRng};
 use rand_distr::{Distribution as _, Exp1};
 
+use std::sync::Arc;
+
 use super::alarm::Alarm;
+use super::queue::Servers;
 use crate::load::lanes::{Lane, Shared, Ticket};
 use crate::measure::OpId;
 use crate::workload::{Delay, RandomDelay};
@@ -72,26 +75,38 @@ pub(super) struct Window {
 pub(super) struct NullLane {
     draw: Draw,
     stall: Option<Window>,
+    servers: Option<Arc<Servers>>,
     rng: SmallRng,
     alarm: Option<Alarm>,
     since_yield: u32,
 }
 
 impl NullLane {
-    pub fn new(draw: Draw, stall: Option<Window>, seed: u64) -> NullLane {
+    pub fn new(
+        draw: Draw,
+        stall: Option<Window>,
+        servers: Option<Arc<Servers>>,
+        seed: u64,
+    ) -> NullLane {
         NullLane {
             draw,
             stall,
+            servers,
             rng: SmallRng::seed_from_u64(seed),
             alarm: None,
             since_yield: 0,
         }
     }
 
-    /// When an operation sent at `sent` completes: after its delay, or at the stall's end if
-    /// it is in flight at any moment of the stall.
+    /// When an operation sent at `sent` completes: after its delay (and its wait in the
+    /// servers' line, if the job has servers), or at the stall's end if it is in flight at
+    /// any moment of the stall.
     fn due(&mut self, sent: Instant) -> Instant {
-        let natural = sent + self.draw.sample(&mut self.rng);
+        let service = self.draw.sample(&mut self.rng);
+        let natural = match &self.servers {
+            Some(servers) => servers.admit(sent, service),
+            None => sent + service,
+        };
         match self.stall {
             Some(w) if sent < w.until && natural >= w.from => natural.max(w.until),
             _ => natural,

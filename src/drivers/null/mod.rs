@@ -7,6 +7,7 @@
 
 mod alarm;
 mod lane;
+mod queue;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::runner::PreparedJob;
 use crate::workload::{Arrival, Delay, NullJob, Stall};
 
 use lane::{Draw, NullLane, Window};
+use queue::Servers;
 
 /// How long past the measured end in-flight operations may take, beyond their own delay and
 /// the stall, before they are abandoned.
@@ -34,6 +36,7 @@ pub struct PreparedNull {
     draw: Draw,
     profile: Option<RateProfile>,
     budget: Option<Arc<AtomicU64>>,
+    servers: Option<Arc<Servers>>,
     duration: Duration,
 }
 
@@ -45,6 +48,9 @@ pub struct NullTarget {
     /// Operations in flight at most, for the whole job.
     pub in_flight_limit: u64,
     pub delay: Delay,
+    /// Servers in front of which operations queue; capacity is servers / delay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub servers: Option<u32>,
     pub stall: Option<Stall>,
     pub seed: u64,
 }
@@ -58,6 +64,9 @@ impl PreparedNull {
             draw: Draw::new(job.delay),
             profile: RateProfile::from_spec(&job.load, duration),
             budget: job.ops.map(|n| Arc::new(AtomicU64::new(n))),
+            servers: job
+                .servers
+                .map(|n| Arc::new(Servers::new(n, Instant::now()))),
             duration,
         })
     }
@@ -68,6 +77,7 @@ impl PreparedNull {
             queue_depth: self.job.queue_depth,
             in_flight_limit: self.job.in_flight_limit(),
             delay: self.job.delay,
+            servers: self.job.servers,
             stall: self.job.stall,
             seed: self.seed(),
         }
@@ -109,7 +119,7 @@ impl PreparedNull {
         let lanes = (0..self.lane_count(worker))
             .map(|j| {
                 let seed = self.seed() ^ ((worker as u64) << 32 | j as u64);
-                NullLane::new(self.draw, stall, seed)
+                NullLane::new(self.draw, stall, self.servers.clone(), seed)
             })
             .collect();
         let recorder = run_thread(lanes, shared, stop, grace)?;

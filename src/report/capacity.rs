@@ -1,0 +1,346 @@
+//! A capacity search as people read it: the step table and the answer for the terminal, and
+//! the charts for the report (latency against throughput with the objective and the knee,
+//! throughput against offered load, the USL curve over the measured points). Everything here
+//! is made from a results file's `capacity` section alone.
+
+use std::fmt::Write as _;
+
+use super::charts::{Axis, Chart, Line, Mark, Scale};
+use super::format;
+use crate::results::{CapacityResults, CapacityStep, RunResults};
+
+/// A load as the knob reads: a rate with `/s`, a count as a whole number.
+pub fn show_load(knob: &str, load: f64) -> String {
+    match knob {
+        "rate" => format!("{}/s", format::count(load)),
+        _ => format!("{load:.0}"),
+    }
+}
+
+/// One finished step, for the log a search prints as it goes.
+pub fn step_line(knob: &str, index: usize, step: &CapacityStep) -> String {
+    let mut line = format!(
+        "step {index} ({}): {knob} {} -> {}/s, p99 {}, {} errors: {}",
+        step.phase,
+        show_load(knob, step.load),
+        format::count(step.throughput_ops_per_s),
+        format::latency(step.p99_ns),
+        step.errors,
+        verdict_word(&step.verdict),
+    );
+    if let Some(note) = step.note.as_deref().filter(|_| step.verdict != "pass") {
+        let _ = write!(
+            line,
+            " ({})",
+            note.split_once(": ").map_or(note, |(_, n)| n)
+        );
+    }
+    line
+}
+
+fn verdict_word(verdict: &str) -> &str {
+    match verdict {
+        "pass" => "passed",
+        "fail" => "FAILED",
+        "no_gain" => "no gain",
+        "generator_limit" => "generator limit",
+        "run_failed" => "RUN FAILED",
+        other => other,
+    }
+}
+
+/// The step table, the answer, the headroom, why the search stopped and the USL fit.
+pub fn summary(results: &RunResults) -> String {
+    let Some(c) = results.capacity.as_deref() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "capacity of job `{}` ({} model, varying {}), objectives: {}",
+        c.job,
+        c.load_model,
+        c.knob,
+        c.objectives.join(", ")
+    );
+    table(&mut out, c);
+    out.push('\n');
+    answer(&mut out, c);
+    out
+}
+
+fn table(out: &mut String, c: &CapacityResults) {
+    let _ = writeln!(
+        out,
+        "  {:>4}  {:<6}  {:>12}  {:>11}  {:>9}  {:>9}  {:>9}  {:>7}  {:<15}",
+        "step", "phase", c.knob, "throughput", "p50", "p99", "p99.9", "errors", "verdict"
+    );
+    for (i, s) in c.steps.iter().enumerate() {
+        let mark = match (Some(i) == c.best_step, Some(i) == c.first_failing_step) {
+            (true, _) => "  <- highest passing",
+            (_, true) => "  <- first failing",
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "  {:>4}  {:<6}  {:>12}  {:>9}/s  {:>9}  {:>9}  {:>9}  {:>7}  {:<15}{mark}",
+            i,
+            s.phase,
+            show_load(&c.knob, s.load),
+            format::count(s.throughput_ops_per_s),
+            format::latency(s.p50_ns),
+            format::latency(s.p99_ns),
+            format::latency(s.p99_9_ns),
+            s.errors,
+            verdict_word(&s.verdict),
+        );
+    }
+}
+
+fn answer(out: &mut String, c: &CapacityResults) {
+    match c.best_step.map(|i| &c.steps[i]) {
+        Some(best) => {
+            let _ = writeln!(
+                out,
+                "highest passing load: {} {}: {}/s at p50 {}, p99 {}, p99.9 {}",
+                c.knob,
+                show_load(&c.knob, best.load),
+                format::count(best.throughput_ops_per_s),
+                format::latency(best.p50_ns),
+                format::latency(best.p99_ns),
+                format::latency(best.p99_9_ns),
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "highest passing load: none; no step met the objectives"
+            );
+        }
+    }
+    if let Some(fail) = c.first_failing_step.map(|i| &c.steps[i]) {
+        let why = fail.note.as_deref().map_or(String::new(), |n| {
+            format!(" ({})", n.split_once(": ").map_or(n, |(_, n)| n))
+        });
+        let _ = writeln!(
+            out,
+            "first failing load:   {} {}: {}/s, p99 {}, {}{why}",
+            c.knob,
+            show_load(&c.knob, fail.load),
+            format::count(fail.throughput_ops_per_s),
+            format::latency(fail.p99_ns),
+            verdict_word(&fail.verdict),
+        );
+    }
+    if let (Some(current), Some(headroom)) = (c.current_ops_per_s, c.headroom) {
+        let _ = writeln!(
+            out,
+            "headroom: {headroom:.2}x over the current {}/s{}",
+            format::count(current),
+            if headroom < 1.0 {
+                " (the current load is beyond what meets the objectives)"
+            } else {
+                ""
+            }
+        );
+    }
+    let _ = writeln!(out, "stopped: {}", c.stop_text);
+    match &c.usl {
+        Some(fit) => {
+            let _ = writeln!(out, "scalability: {}", fit.statement);
+        }
+        None if c.load_model == "closed" => {
+            let _ = writeln!(
+                out,
+                "scalability: too few closed-model steps for a USL fit (it needs {} distinct \
+                 concurrencies)",
+                crate::capacity::usl::MIN_POINTS
+            );
+        }
+        None => {}
+    }
+}
+
+/// The report's charts for a capacity run; none for another run.
+pub fn charts(results: &RunResults) -> Vec<Chart> {
+    let Some(c) = results.capacity.as_deref() else {
+        return Vec::new();
+    };
+    let mut charts = vec![hockey_stick(c), offered(c)];
+    charts.extend(usl_chart(c));
+    charts
+}
+
+/// The judged steps, in load order.
+fn judged(c: &CapacityResults) -> Vec<&CapacityStep> {
+    let mut steps: Vec<&CapacityStep> = c.steps.iter().filter(|s| s.phase != "warm").collect();
+    steps.sort_by(|a, b| a.load.total_cmp(&b.load));
+    steps
+}
+
+fn ms(ns: Option<u64>) -> f64 {
+    ns.map_or(f64::NAN, |ns| ns as f64 / 1e6)
+}
+
+/// A latency objective's bound in milliseconds, when there is one.
+fn objective_ms(c: &CapacityResults) -> Option<(String, f64)> {
+    c.steps.iter().flat_map(|s| &s.thresholds).find_map(|t| {
+        let text = t.expression.clone();
+        let threshold: crate::gate::Threshold = text.parse().ok()?;
+        matches!(threshold.metric, crate::gate::Metric::Latency(_))
+            .then(|| (text, threshold.bound / 1e6))
+    })
+}
+
+fn hockey_stick(c: &CapacityResults) -> Chart {
+    let steps = judged(c);
+    let by_throughput = |f: fn(&CapacityStep) -> Option<u64>| -> Vec<(f64, f64)> {
+        let mut points: Vec<(f64, f64)> = steps
+            .iter()
+            .map(|s| (s.throughput_ops_per_s, ms(f(s))))
+            .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        points
+    };
+    let mut marks = Vec::new();
+    if let Some((text, bound)) = objective_ms(c) {
+        marks.push(Mark::Horizontal {
+            name: format!("objective {text}"),
+            y: bound,
+        });
+    }
+    if let Some(best) = c.best_step.map(|i| &c.steps[i]) {
+        marks.push(Mark::Point {
+            name: format!("knee: {}", show_load(&c.knob, best.load)),
+            at: (best.throughput_ops_per_s, ms(best.p99_ns)),
+        });
+    }
+    Chart {
+        id: "capacity-latency-throughput".to_owned(),
+        title: format!("Latency against throughput, job {}", c.job),
+        x: Axis {
+            label: "throughput (op/s)".to_owned(),
+            scale: Scale::Linear,
+        },
+        y: Axis {
+            label: "latency (ms)".to_owned(),
+            scale: Scale::Linear,
+        },
+        lines: vec![
+            Line {
+                name: "p50".to_owned(),
+                points: by_throughput(|s| s.p50_ns),
+            },
+            Line {
+                name: "p99".to_owned(),
+                points: by_throughput(|s| s.p99_ns),
+            },
+            Line {
+                name: "p99.9".to_owned(),
+                points: by_throughput(|s| s.p99_9_ns),
+            },
+        ],
+        bands: Vec::new(),
+        x_span: None,
+        marks: [marks, (0..3).map(Mark::Dots).collect()].concat(),
+    }
+}
+
+fn offered(c: &CapacityResults) -> Chart {
+    let steps = judged(c);
+    let offered = |s: &CapacityStep| s.offered_ops_per_s.unwrap_or(s.load);
+    let x_label = match c.knob.as_str() {
+        "rate" => "offered rate (op/s)".to_owned(),
+        knob => knob.replace('_', " "),
+    };
+    let mut lines = vec![Line {
+        name: "throughput".to_owned(),
+        points: steps
+            .iter()
+            .map(|s| (offered(s), s.throughput_ops_per_s))
+            .collect(),
+    }];
+    if c.knob == "rate" {
+        lines.push(Line {
+            name: "offered".to_owned(),
+            points: steps.iter().map(|s| (offered(s), offered(s))).collect(),
+        });
+    }
+    let knee = c
+        .best_step
+        .map(|i| &c.steps[i])
+        .map(|best| Mark::Point {
+            name: format!("knee: {}", show_load(&c.knob, best.load)),
+            at: (offered(best), best.throughput_ops_per_s),
+        })
+        .into_iter();
+    let marks = knee.chain(std::iter::once(Mark::Dots(0))).collect();
+    Chart {
+        id: "capacity-throughput-offered".to_owned(),
+        title: format!("Throughput against load offered, job {}", c.job),
+        x: Axis {
+            label: x_label,
+            scale: Scale::Linear,
+        },
+        y: Axis {
+            label: "throughput (op/s)".to_owned(),
+            scale: Scale::Linear,
+        },
+        lines,
+        bands: Vec::new(),
+        x_span: None,
+        marks,
+    }
+}
+
+fn usl_chart(c: &CapacityResults) -> Option<Chart> {
+    let fit = c.usl.as_ref()?;
+    let steps = judged(c);
+    let measured: Vec<(f64, f64)> = steps
+        .iter()
+        .filter(|s| s.verdict != "run_failed")
+        .map(|s| (s.in_flight_limit as f64, s.throughput_ops_per_s))
+        .collect();
+    let top = measured.iter().map(|p| p.0).fold(1.0, f64::max);
+    let reach = fit
+        .peak_concurrency
+        .map_or(top, |p| p.max(top))
+        .min(top * 4.0);
+    let curve = (0..=200)
+        .map(|k| 1.0 + (reach - 1.0) * k as f64 / 200.0)
+        .map(|n| {
+            let d = 1.0 + fit.sigma * (n - 1.0) + fit.kappa * n * (n - 1.0);
+            (n, fit.lambda * n / d)
+        })
+        .collect();
+    let fitted = if fit.good {
+        "USL fit".to_owned()
+    } else {
+        "USL fit (poor)".to_owned()
+    };
+    Some(Chart {
+        id: "capacity-usl".to_owned(),
+        title: format!("Throughput against concurrency, job {}", c.job),
+        x: Axis {
+            label: "operations in flight".to_owned(),
+            scale: Scale::Linear,
+        },
+        y: Axis {
+            label: "throughput (op/s)".to_owned(),
+            scale: Scale::Linear,
+        },
+        lines: vec![
+            Line {
+                name: "measured".to_owned(),
+                points: measured,
+            },
+            Line {
+                name: fitted,
+                points: curve,
+            },
+        ],
+        bands: Vec::new(),
+        x_span: None,
+        marks: vec![Mark::Dots(0)],
+    })
+}

@@ -1,0 +1,322 @@
+//! The capacity search against targets whose capacity is known: the null target with a
+//! queue (servers / service time, exactly), open and closed models, and a disk job whose IOPS
+//! cap binds. Each asserts what a user reads off the answer: the highest passing load, the
+//! first failing one, why the search stopped, and that the results file still reports and
+//! compares as any run's.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use plimsoll::capacity::{self, Options};
+use plimsoll::results::{CapacityResults, CapacityStep, RunResults};
+use plimsoll::workload::load_str;
+
+/// Eight servers at 50 ms: 160 operations per second, whatever the load model.
+const QUEUE: &str = "delay = \"50ms\"\nservers = 8\n";
+const CAPACITY: f64 = 160.0;
+
+fn workload(job: &str) -> String {
+    format!("name = \"cap\"\n\n[[jobs]]\nkind = \"null\"\nname = \"q\"\n{QUEUE}{job}")
+}
+
+/// Steps of two seconds after half a second's warmup: enough for a queue that grows a few
+/// operations a second beyond capacity to show in the median, and for one stall of a shared,
+/// loaded machine not to halve a step's throughput.
+fn options(objective: &str) -> Options {
+    Options {
+        objectives: vec![objective.parse().unwrap()],
+        step_duration: Duration::from_secs(2),
+        step_warmup: Some(Duration::from_millis(500)),
+        max_steps: 20,
+        max_time: Duration::from_secs(60),
+        ..Options::default()
+    }
+}
+
+/// Runs a search in-process, as `plimsoll capacity` does, one at a time with the null tests:
+/// their timing and this target's would otherwise measure each other.
+fn search(text: &str, options: Options) -> (RunResults, Duration) {
+    let workload = load_str("test.toml", text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let plan = capacity::plan(&workload, options).unwrap();
+    let _turn = Turn::take();
+    let started = Instant::now();
+    let results = capacity::run(&plan, None, &AtomicBool::new(false))
+        .unwrap_or_else(|e| panic!("setup failed: {e}"));
+    (results, started.elapsed())
+}
+
+struct Turn(#[allow(dead_code)] std::fs::File);
+
+impl Turn {
+    fn take() -> Turn {
+        use std::os::fd::AsRawFd;
+        let path = std::env::temp_dir().join("plimsoll-null-tests.lock");
+        let file = std::fs::File::create(path).expect("a lock file in the temp directory");
+        // SAFETY: flock takes a valid descriptor, which `file` keeps open.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+        Turn(file)
+    }
+}
+
+fn section(results: &RunResults) -> &CapacityResults {
+    results.capacity.as_deref().expect("a capacity section")
+}
+
+fn best(c: &CapacityResults) -> &CapacityStep {
+    &c.steps[c
+        .best_step
+        .unwrap_or_else(|| panic!("no step passed: {}", table(c)))]
+}
+
+fn first_failing(c: &CapacityResults) -> &CapacityStep {
+    &c.steps[c
+        .first_failing_step
+        .unwrap_or_else(|| panic!("none failed: {}", table(c)))]
+}
+
+/// The steps as the terminal shows them, for failure messages.
+fn table(c: &CapacityResults) -> String {
+    let steps = c.steps.iter().enumerate();
+    steps
+        .map(|(i, s)| plimsoll::report::capacity::step_line(&c.knob, i, s))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn an_open_model_search_finds_the_queues_capacity_and_the_knee_where_the_objective_breaks() {
+    let text = workload("load = { model = \"open\", rate = \"100\", max_in_flight = 400 }");
+    // A second's warmup lets a queue that grows 5 % beyond capacity reach the median; twice
+    // the service time as the bound leaves room for a loaded machine's late wake-ups.
+    let options = Options {
+        step_warmup: Some(Duration::from_secs(1)),
+        ..options("p50 < 100ms")
+    };
+    let (results, took) = search(&text, options);
+    let c = section(&results);
+    let (best, failing) = (best(c), first_failing(c));
+    assert_eq!(c.knob, "rate");
+    assert_eq!(c.stop_reason, "converged", "{}", table(c));
+    // Within the tolerance of 160/s, allowing a little for the timer's wake-up added to
+    // each 50 ms of service.
+    assert!(
+        (CAPACITY / 1.1..=CAPACITY * 1.03).contains(&best.load),
+        "highest passing {} is not near {CAPACITY}:\n{}",
+        best.load,
+        table(c)
+    );
+    assert!(failing.load > best.load && failing.load <= best.load * 1.05 + 1e-9);
+    // The knee: the objective holds at the highest passing load and breaks just above it.
+    assert!(best.thresholds.iter().all(|t| t.passed));
+    assert_eq!(failing.verdict, "fail", "{}", table(c));
+    assert!(failing.thresholds.iter().any(|t| !t.passed));
+    assert!((best.throughput_ops_per_s - best.load).abs() / best.load < 0.05);
+    // Growth doubles from the start until the first failure.
+    let grown: Vec<f64> = c
+        .steps
+        .iter()
+        .filter(|s| s.phase == "grow")
+        .map(|s| s.load)
+        .collect();
+    assert_eq!(grown, [100.0, 200.0], "{}", table(c));
+    assert!(took < Duration::from_secs(45), "took {took:?}");
+}
+
+#[test]
+fn a_closed_model_search_stops_where_throughput_stops_rising() {
+    let (results, _) = search(&workload(""), options("p50 < 75ms"));
+    let c = section(&results);
+    let (best, failing) = (best(c), first_failing(c));
+    assert_eq!(c.knob, "queue_depth");
+    assert_eq!(c.stop_reason, "converged", "{}", table(c));
+    // One operation in flight per server: beyond that, operations only queue. A step's
+    // throughput scatters by a few percent on a loaded machine, so the knee may land one
+    // either side of 8.
+    assert!((7.0..=9.0).contains(&best.load), "{}", table(c));
+    assert_eq!(failing.load, best.load + 1.0, "{}", table(c));
+    assert!(
+        (best.throughput_ops_per_s - CAPACITY).abs() / CAPACITY < 0.075,
+        "{}",
+        table(c)
+    );
+    // The closed model gets a scalability fit over its steps.
+    let fit = c
+        .usl
+        .as_ref()
+        .expect("a USL fit over the closed-model steps");
+    assert!(fit.points >= 4 && !fit.statement.is_empty());
+    // The top level is the best step's run, so report and compare read it as any run.
+    assert_eq!(results.jobs[0].load.as_ref().unwrap().in_flight_limit, 8);
+}
+
+#[test]
+fn a_disk_search_stops_rising_where_the_iops_cap_binds() {
+    let dir = tempfile::Builder::new()
+        .prefix("capacity-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let text = format!(
+        "name = \"cap-disk\"\n\n[[jobs]]\nkind = \"disk\"\nname = \"d\"\npath = \"{}\"\n\
+         size = \"4MiB\"\npattern = \"randread\"\niops_cap = \"2000\"\n",
+        dir.path().display()
+    );
+    let (results, _) = search(&text, options("p99 < 1s"));
+    let c = section(&results);
+    assert_eq!(c.knob, "queue_depth");
+    assert_eq!(c.stop_reason, "converged", "{}", table(c));
+    let (best, failing) = (best(c), first_failing(c));
+    // The cap binds at the first depth above the knee: more depth, the same 2,000/s.
+    assert_eq!(failing.verdict, "no_gain", "{}", table(c));
+    let capped = (failing.throughput_ops_per_s - 2000.0).abs() / 2000.0;
+    assert!(capped < 0.05, "{}", table(c));
+    // The knee is at the cap already. (Above it only when a stall of the machine made the
+    // cap's pacer catch up with its schedule inside the window: it issues at once until it
+    // has.)
+    assert!(best.throughput_ops_per_s > 2000.0 * 0.95, "{}", table(c));
+    // The file the first step laid out is gone with the search.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn every_search_ends_with_its_reason() {
+    let text = workload("load = { model = \"open\", rate = \"100\", max_in_flight = 400 }");
+    let short = |o: Options| Options {
+        step_duration: Duration::from_millis(300),
+        step_warmup: Some(Duration::from_millis(100)),
+        ..o
+    };
+    let (results, _) = search(
+        &text,
+        Options {
+            max_steps: 3,
+            ..short(options("p50 < 75ms"))
+        },
+    );
+    let c = section(&results);
+    assert_eq!((c.stop_reason.as_str(), c.steps.len()), ("max_steps", 3));
+    assert!(c.stop_text.contains("--max-steps"), "{}", c.stop_text);
+
+    let (results, took) = search(
+        &text,
+        Options {
+            max_time: Duration::from_secs(1),
+            ..short(options("p50 < 75ms"))
+        },
+    );
+    assert_eq!(section(&results).stop_reason, "max_time");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+
+    // An objective nothing meets walks down to the smallest load and says so.
+    let (results, _) = search(&workload("queue_depth = 2"), short(options("p50 < 1ms")));
+    let c = section(&results);
+    assert_eq!(c.stop_reason, "nothing_passed", "{}", table(c));
+    assert!(c.best_step.is_none());
+    assert_eq!(c.steps.last().unwrap().load, 1.0);
+}
+
+fn plimsoll(args: &[&str], dir: &Path) -> std::process::Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_plimsoll"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    output
+}
+
+#[test]
+fn the_command_prints_the_answer_and_its_results_file_reports_and_compares() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("w.toml"), workload("")).unwrap();
+    let _turn = Turn::take();
+    let out = plimsoll(
+        &[
+            "capacity",
+            "w.toml",
+            "--objective",
+            "p50 < 75ms",
+            "--step-duration",
+            "1s",
+            "--step-warmup",
+            "500ms",
+            "--start",
+            "4",
+            "--max-steps",
+            "6",
+            "--current",
+            "40/s",
+            "-o",
+            "run",
+        ],
+        dir.path(),
+    );
+    drop(_turn);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 4, 8, 16, then bisection: the answer is near 8 in flight, about 160/s.
+    assert!(
+        stdout.contains("highest passing load: queue_depth "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("x over the current 40.0/s"), "{stdout}");
+    assert!(stdout.contains("stopped: "), "{stdout}");
+    let page = std::fs::read_to_string(dir.path().join("run/index.html")).unwrap();
+    assert!(page.contains("id=\"capacity-latency-throughput\""));
+    assert!(page.contains("id=\"capacity-usl\""));
+
+    let report = plimsoll(&["report", "run/results.json", "-o", "again"], dir.path());
+    assert_eq!(report.status.code(), Some(0));
+    assert!(
+        dir.path()
+            .join("again/charts/capacity-throughput-offered.png")
+            .exists()
+    );
+    let compare = plimsoll(
+        &["compare", "run/results.json", "run/results.json"],
+        dir.path(),
+    );
+    assert_eq!(
+        compare.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&compare.stderr)
+    );
+
+    // A current load beyond the capacity fails like a threshold.
+    std::fs::write(dir.path().join("w.toml"), workload("queue_depth = 8")).unwrap();
+    let _turn = Turn::take();
+    let over = plimsoll(
+        &[
+            "capacity",
+            "w.toml",
+            "--objective",
+            "p50 < 75ms",
+            "--step-duration",
+            "500ms",
+            "--max-steps",
+            "3",
+            "--current",
+            "1k/s",
+            "-o",
+            "over",
+            "--no-report",
+            "-q",
+        ],
+        dir.path(),
+    );
+    assert_eq!(over.status.code(), Some(1));
+    let bad = plimsoll(
+        &["capacity", "w.toml", "--objective", "p99 < 5"],
+        dir.path(),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}
