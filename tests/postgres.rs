@@ -620,10 +620,16 @@ fn pg_bin() -> PathBuf {
 struct Throwaway {
     dir: tempfile::TempDir,
     port: u16,
+    options: String,
 }
 
 impl Throwaway {
     fn start() -> Throwaway {
+        Throwaway::start_with("", |_| {})
+    }
+
+    /// A server with extra `postgres` options, after `prepare` has put files in its folder.
+    fn start_with(options: &str, prepare: impl FnOnce(&Path)) -> Throwaway {
         let dir = tempfile::Builder::new()
             .prefix("plimsoll-pg-")
             .tempdir_in(std::env::temp_dir())
@@ -637,7 +643,13 @@ impl Throwaway {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free port");
-        let server = Throwaway { dir, port };
+        let server = Throwaway {
+            dir,
+            port,
+            options: options.to_owned(),
+        };
+        prepare(server.dir.path());
+        server.give_to_postgres();
         let data = server.data();
         server.pg(&[
             "initdb",
@@ -659,9 +671,10 @@ impl Throwaway {
     /// `pg_ctl ACTION`, waiting until it is done.
     fn ctl(&self, action: &str) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses={HOST} -c fsync=off",
+            "-p {} -k {} -c listen_addresses={HOST} -c fsync=off {}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            self.options
         );
         let log = self.dir.path().join("log").display().to_string();
         let data = self.data();
@@ -697,6 +710,17 @@ impl Throwaway {
 
     fn url(&self) -> String {
         format!("postgres://postgres@{HOST}:{}/postgres", self.port)
+    }
+
+    /// When the tests run as root, the server's files must be the postgres user's.
+    fn give_to_postgres(&self) {
+        if !as_root() {
+            return;
+        }
+        let (uid, gid) = (id(&["-u", "postgres"]), id(&["-g", "postgres"]));
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            std::os::unix::fs::chown(entry.unwrap().path(), Some(uid), Some(gid)).unwrap();
+        }
     }
 
     fn sql(&self, sql: &str) -> String {
@@ -776,4 +800,109 @@ fn a_restarted_server_is_reconnected_to_and_the_run_ends_on_time() {
         .unwrap();
     let served: u64 = last.ops.iter().map(|o| o.count).sum();
     assert!(served > 0, "transactions ran again after the restart");
+}
+
+/// A CA of the test's own (`ca.crt`) and a server certificate it signed for 127.0.0.1 (as an
+/// IP subject alternative name), with its key.
+fn certificates(dir: &Path) {
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed (Debian's ssl-cert, which PostgreSQL needs, brings it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let new_key = ["req", "-newkey", "rsa:2048", "-nodes", "-days", "2"];
+    let ca = [
+        "-x509",
+        "-subj",
+        "/CN=plimsoll test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ];
+    openssl(&[&new_key[..], &ca].concat());
+    let server = [
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ];
+    openssl(&[&new_key[..], &server].concat());
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
+    use std::os::unix::fs::PermissionsExt as _;
+    let key = dir.join("server.key");
+    std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn sslmode_require_connects_over_tls_and_checks_the_certificate() {
+    let server = Throwaway::start_with(
+        // Relative to the data folder, inside the server's own.
+        "-c ssl=on -c ssl_cert_file=../server.crt -c ssl_key_file=../server.key",
+        certificates,
+    );
+    server.sql("CREATE TABLE seen (ssl boolean)");
+    let ca = server.dir.path().join("ca.crt");
+    let job = |tls: &str| {
+        format!(
+            "url = \"{}?sslmode=require\"\nconnections = 2\nops = 50\n{tls}\n\
+             [jobs.workload]\nkind = \"custom\"\ntransactions = [{{ name = \"look\", \
+             statements = [\"INSERT INTO seen SELECT ssl FROM pg_stat_ssl \
+             WHERE pid = pg_backend_pid()\"] }}]\n",
+            server.url()
+        )
+    };
+
+    let (results, _) = run("30s", &job(&format!("tls_ca = \"{}\"", ca.display())));
+    assert_eq!(all_errors(&results), vec![]);
+    assert_eq!(count(&results, "look"), 50);
+    assert_eq!(server.sql("SELECT count(*) FROM seen WHERE ssl"), "50");
+
+    let (results, _) = run("30s", &job("tls_insecure = true"));
+    assert_eq!(count(&results, "look"), 50);
+    assert_eq!(server.sql("SELECT count(*) FROM seen WHERE ssl"), "100");
+
+    // The system does not trust a self-signed certificate: setup fails, before any load.
+    let text = format!(
+        "name = \"t\"\nduration = \"30s\"\n\n[[jobs]]\nkind = \"postgres\"\nname = \"pg\"\n{}",
+        job("")
+    );
+    let workload = load_str("test.toml", &text).unwrap();
+    let stop = AtomicBool::new(false);
+    let Err(refused) = runner::run(&workload, None, &stop, RunOptions::default()) else {
+        panic!("an untrusted certificate must fail setup");
+    };
+    let message = format!("{refused:#}");
+    assert!(message.to_lowercase().contains("certificate"), "{message}");
+    assert_eq!(server.sql("SELECT count(*) FROM seen"), "100");
 }

@@ -268,10 +268,13 @@ fn target_line(job: &JobResults) -> String {
     // Already redacted by the driver: no password reaches the summary.
     if let Some(url) = t.get("url").and_then(|v| v.as_str()) {
         let connections = t.get("connections").and_then(|v| v.as_u64()).unwrap_or(0);
-        let pipeline = t.get("pipeline").and_then(|v| v.as_u64()).unwrap_or(1);
-        parts.push(format!(
-            "{connections} connections, pipeline {pipeline}, {url}"
-        ));
+        // A SQL connection carries one transaction at a time: it has no pipeline to show.
+        match t.get("pipeline").and_then(|v| v.as_u64()) {
+            Some(pipeline) => parts.push(format!(
+                "{connections} connections, pipeline {pipeline}, {url}"
+            )),
+            None => parts.push(format!("{connections} connections, {url}")),
+        }
     }
     format!(": {}", parts.join(", "))
 }

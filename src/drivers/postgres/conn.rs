@@ -172,5 +172,20 @@ pub(super) fn classify(error: &tokio_postgres::Error) -> SqlError {
     } else {
         SqlErrorKind::Protocol
     };
-    SqlError::new(kind, format!("{error:#}"))
+    SqlError::new(kind, with_causes(error))
+}
+
+/// tokio-postgres shows only its own words ("error performing TLS handshake"); the reason
+/// is in the source chain.
+fn with_causes(error: &tokio_postgres::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(&format!(": {text}"));
+        }
+        cause = inner.source();
+    }
+    message
 }
