@@ -152,6 +152,10 @@ fn run(duration: &str, job: &str) -> (RunResults, Duration) {
     (results, started.elapsed())
 }
 
+/// The duration of runs that stop after a count of transactions: long enough that they end
+/// by the count, however busy the machine.
+const UNTIL_OPS: &str = "300s";
+
 fn job(results: &RunResults) -> &JobResults {
     &results.jobs[0]
 }
@@ -185,7 +189,7 @@ fn tpcb_like_commits_and_history_rows_agree_with_the_server() {
     let url = db.url();
     // The first run creates and loads the tables; the measured one reuses them.
     let (first, _) = run(
-        "10s",
+        UNTIL_OPS,
         &format!("url = \"{url}\"\nconnections = 2\nops = 10\n"),
     );
     let init = &job(&first).target["init"];
@@ -205,7 +209,7 @@ fn tpcb_like_commits_and_history_rows_agree_with_the_server() {
     let history_before = number(&db.sql("SELECT count(*) FROM pgbench_history"));
     let commits_before = db.settled_commits(0);
     let (results, _) = run(
-        "30s",
+        UNTIL_OPS,
         &format!("url = \"{url}\"\nconnections = 4\nthreads = 2\nops = 3000\nseed = 5\n"),
     );
     assert_eq!(job(&results).target["init"]["action"], "reused");
@@ -245,10 +249,10 @@ fn select_only_counts_agree_with_the_server() {
     let setup = format!(
         "url = \"{url}\"\nops = 5\n[jobs.workload]\nkind = \"tpcb_like\"\nselect_only = true\n"
     );
-    run("10s", &setup);
+    run(UNTIL_OPS, &setup);
     let before = db.settled_commits(0);
     let (results, _) = run(
-        "30s",
+        UNTIL_OPS,
         &format!(
             "url = \"{url}\"\nconnections = 3\nops = 4000\n[jobs.workload]\nkind = \"tpcb_like\"\n\
              select_only = true\n"
@@ -385,7 +389,7 @@ fn ycsb(schema: &Schema, core: &str, ops: u64, extra: &str) -> RunResults {
              records = 5000\nfield_length = 20\nmax_scan_length = 10\n{extra}"
         ),
     );
-    let (results, _) = run("60s", &job);
+    let (results, _) = run(UNTIL_OPS, &job);
     assert_eq!(all_errors(&results), vec![], "core {core}");
     results
 }
@@ -481,7 +485,7 @@ fn a_zipfian_parameter_puts_its_share_on_the_hottest_value() {
             ),
         )
     };
-    let (results, _) = run("60s", &custom("zipfian"));
+    let (results, _) = run(UNTIL_OPS, &custom("zipfian"));
     assert_eq!(all_errors(&results), vec![]);
     assert_eq!(count(&results, "hit"), 5000);
     assert_eq!(number(&schema.sql("SELECT sum(n) FROM hits")), 5000);
@@ -495,7 +499,7 @@ fn a_zipfian_parameter_puts_its_share_on_the_hottest_value() {
         number(&schema.sql("SELECT sum(n) FROM (SELECT n FROM hits ORDER BY n DESC LIMIT 10) t"));
     assert!(top_ten > 1500, "the ten hottest took {top_ten} of 5000");
 
-    let (results, _) = run("60s", &custom("uniform"));
+    let (results, _) = run(UNTIL_OPS, &custom("uniform"));
     assert_eq!(count(&results, "hit"), 5000);
     let hottest = number(&schema.sql("SELECT max(n) FROM hits"));
     assert!(
@@ -526,7 +530,7 @@ fn serialization_failures_are_retried_and_counted() {
     let schema = Schema::new("serial");
     let n = || number(&schema.sql("SELECT n FROM hot WHERE id = 1"));
 
-    let (results, _) = run("60s", &conflicting(&schema, 1000));
+    let (results, _) = run(UNTIL_OPS, &conflicting(&schema, 1000));
     let committed = count(&results, "bump");
     let retried = counter(&results, "serialization_retries");
     assert_eq!(all_errors(&results), vec![], "every failure was retried");
@@ -541,7 +545,7 @@ fn serialization_failures_are_retried_and_counted() {
     assert_eq!(count(&results, "bump_3"), committed);
 
     let before = n();
-    let (results, _) = run("60s", &conflicting(&schema, 0));
+    let (results, _) = run(UNTIL_OPS, &conflicting(&schema, 0));
     let failed = op_errors(&results, "bump", "sqlstate 40");
     assert!(
         failed > 10,
@@ -583,7 +587,7 @@ fn deadlocks_are_retried_and_counted_apart() {
          ]\n",
         schema.0
     );
-    let (results, _) = run("60s", &job);
+    let (results, _) = run(UNTIL_OPS, &job);
     assert_eq!(all_errors(&results), vec![]);
     let committed = count(&results, "forward") + count(&results, "backward");
     assert_eq!(committed, 300);
@@ -883,12 +887,12 @@ fn sslmode_require_connects_over_tls_and_checks_the_certificate() {
         )
     };
 
-    let (results, _) = run("30s", &job(&format!("tls_ca = \"{}\"", ca.display())));
+    let (results, _) = run(UNTIL_OPS, &job(&format!("tls_ca = \"{}\"", ca.display())));
     assert_eq!(all_errors(&results), vec![]);
     assert_eq!(count(&results, "look"), 50);
     assert_eq!(server.sql("SELECT count(*) FROM seen WHERE ssl"), "50");
 
-    let (results, _) = run("30s", &job("tls_insecure = true"));
+    let (results, _) = run(UNTIL_OPS, &job("tls_insecure = true"));
     assert_eq!(count(&results, "look"), 50);
     assert_eq!(server.sql("SELECT count(*) FROM seen WHERE ssl"), "100");
 
@@ -905,4 +909,32 @@ fn sslmode_require_connects_over_tls_and_checks_the_certificate() {
     let message = format!("{refused:#}");
     assert!(message.to_lowercase().contains("certificate"), "{message}");
     assert_eq!(server.sql("SELECT count(*) FROM seen"), "100");
+}
+
+#[test]
+fn the_open_model_keeps_its_rate_and_no_password_reaches_the_results() {
+    let db = Database::create("open");
+    // Trust auth takes any password: this one must show nowhere.
+    let url = db.url().replace("postgres@", "postgres:hunter2@");
+    let spec = format!(
+        "url = \"{url}\"\nconnections = 4\nthreads = 2\n[jobs.workload]\nkind = \"tpcb_like\"\n\
+         select_only = true\n[jobs.load]\nmodel = \"open\"\nrate = \"200\"\n"
+    );
+    // A first, closed run loads the tables.
+    run("1s", &spec[..spec.find("[jobs.load]").unwrap()]);
+    let (results, elapsed) = run("3s", &spec);
+    assert_eq!(all_errors(&results), vec![]);
+    let done = count(&results, "select_only");
+    assert!(
+        (570..=601).contains(&done),
+        "{done} transactions at 200/s for 3 s"
+    );
+    assert!(elapsed < Duration::from_secs(3 + 3), "{elapsed:?}");
+    assert_eq!(job(&results).load_model, "open");
+    let json = serde_json::to_string(&results).unwrap();
+    assert!(
+        !json.contains("hunter2"),
+        "the password stays out of the results"
+    );
+    assert!(json.contains("postgres:***@"), "the URL is there, redacted");
 }

@@ -8,7 +8,9 @@
 //! a load that never finished, is plimsoll's and is dropped and loaded again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use serde::Serialize;
 
@@ -129,20 +131,13 @@ async fn create_and_load<A: Admin>(
     admin.set_table_mark(table.name, LOADING).await?;
     if table.rows > 0 {
         let started = Instant::now();
-        let mut last_said = started;
+        let bar = progress(table);
         let mut progress = |done: u64| {
-            if last_said.elapsed() >= Duration::from_secs(2) {
-                last_said = Instant::now();
-                let percent = done as f64 * 100.0 / table.rows as f64;
-                tracing::info!(
-                    "init: {} {done} of {} rows ({percent:.0} %)",
-                    table.name,
-                    table.rows
-                );
-            }
+            bar.set_position(done);
             !stop.load(Ordering::Relaxed)
         };
         let loaded = admin.bulk_load(table, &mut progress).await?;
+        bar.finish_and_clear();
         if stop.load(Ordering::Relaxed) {
             return Err(InitError::Interrupted);
         }
@@ -161,4 +156,16 @@ async fn create_and_load<A: Admin>(
     }
     admin.analyze(table.name).await?;
     Ok(table.rows)
+}
+
+/// A bar on stderr while a table's rows go in; indicatif draws nothing when stderr is not a
+/// terminal.
+fn progress(table: &TableSpec) -> ProgressBar {
+    let target = ProgressDrawTarget::stderr_with_hz(4);
+    let bar = ProgressBar::with_draw_target(Some(table.rows), target);
+    let template = format!("init {} {{bar:24}} {{pos}}/{{len}} rows", table.name);
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
 }
