@@ -26,8 +26,6 @@ install_missing_servers() {
   have_postgres || missing+=(postgresql)
   have_mariadb || missing+=(mariadb-server)
   have_redis || missing+=(redis-server)
-  # The PostgreSQL TLS test makes its own CA and server certificate with it.
-  command -v openssl >/dev/null || missing+=(openssl)
   if ((${#missing[@]} == 0)); then
     say "PostgreSQL, MariaDB and Redis are installed"
     return 0
