@@ -393,7 +393,11 @@ fn summarize(
         None => ("warm", Some("warms the target up; not judged".to_owned())),
         Some(_) if results.status == RunStatus::Failed => ("run_failed", results.failure.clone()),
         Some(search) => {
-            let verdict = search.judge(load, throughput, met, generator_limited);
+            let verdict = match search.judge(load, throughput, met, generator_limited) {
+                Verdict::Pass => Verdict::Pass,
+                _ if saturated_generator(results).is_some() => Verdict::GeneratorLimit,
+                verdict => verdict,
+            };
             judged(verdict, results, load_results, search, (load, throughput))
         }
     };
@@ -447,12 +451,30 @@ fn judged(
         }
         Verdict::GeneratorLimit => {
             let why = load.and_then(|l| l.verdict.clone());
+            let why = why.or_else(|| saturated_generator(results));
             (
                 "generator_limit",
                 why.or(Some("the generator fell behind".to_owned())),
             )
         }
     }
+}
+
+/// For a closed-model step, the self-check's word when plimsoll itself was busy enough to be
+/// the limit (its cores or one of its threads nearly full): a step that did not pass under it
+/// says nothing of the target. An open-model step has its own, better verdict (whether the
+/// rate was kept, and who was the limit); a growing schedule lag, which the check also warns
+/// of, is what an overloaded target causes there.
+fn saturated_generator(results: &RunResults) -> Option<String> {
+    use crate::monitor::checks::CheckStatus;
+    if results.jobs.first()?.load_model != "closed" {
+        return None;
+    }
+    let check = results
+        .checks
+        .iter()
+        .find(|c| c.name == "generator_saturation")?;
+    (check.status != CheckStatus::Passed).then(|| check.explanation.clone())
 }
 
 /// Operations per second of the step's window. Every operation that started in the window is

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use super::charts::{Axis, Chart, Line, Mark, Scale};
 use super::format;
+use crate::gate::{LatencyStat, Metric};
 use crate::results::{CapacityResults, CapacityStep, RunResults};
 
 /// A load as the knob reads: a rate with `/s`, a count as a whole number.
@@ -182,13 +183,14 @@ fn ms(ns: Option<u64>) -> f64 {
     ns.map_or(f64::NAN, |ns| ns as f64 / 1e6)
 }
 
-/// A latency objective's bound in milliseconds, when there is one.
-fn objective_ms(c: &CapacityResults) -> Option<(String, f64)> {
-    c.steps.iter().flat_map(|s| &s.thresholds).find_map(|t| {
-        let text = t.expression.clone();
+/// The first latency objective: as written, its bound in milliseconds, and its statistic.
+fn objective_ms(c: &CapacityResults) -> Option<(String, f64, LatencyStat)> {
+    c.objectives.iter().find_map(|text| {
         let threshold: crate::gate::Threshold = text.parse().ok()?;
-        matches!(threshold.metric, crate::gate::Metric::Latency(_))
-            .then(|| (text, threshold.bound / 1e6))
+        match threshold.metric {
+            Metric::Latency(stat) => Some((text.clone(), threshold.bound / 1e6, stat)),
+            _ => None,
+        }
     })
 }
 
@@ -203,16 +205,22 @@ fn hockey_stick(c: &CapacityResults) -> Chart {
         points
     };
     let mut marks = Vec::new();
-    if let Some((text, bound)) = objective_ms(c) {
+    if let Some((text, bound, _)) = objective_ms(c) {
         marks.push(Mark::Horizontal {
             name: format!("objective {text}"),
             y: bound,
         });
     }
     if let Some(best) = c.best_step.map(|i| &c.steps[i]) {
+        // On the line the objective bounds, so the knee sits just under its rule.
+        let at = match objective_ms(c).map(|o| o.2) {
+            Some(LatencyStat::P50) => best.p50_ns,
+            Some(LatencyStat::P99_9) => best.p99_9_ns,
+            _ => best.p99_ns,
+        };
         marks.push(Mark::Point {
             name: format!("knee: {}", show_load(&c.knob, best.load)),
-            at: (best.throughput_ops_per_s, ms(best.p99_ns)),
+            at: (best.throughput_ops_per_s, ms(at)),
         });
     }
     Chart {
