@@ -89,7 +89,7 @@ pub enum Metric {
     Bandwidth,
     /// Open model: slots passed over under `skip_late`.
     Skipped,
-    /// Open model: slots never sent, skipped or left unsent at the end.
+    /// Open model: slots never sent: skipped, dropped or left unsent at the end.
     Dropped,
 }
 
@@ -493,7 +493,7 @@ fn job_value(metric: Metric, job: &JobResults) -> Result<f64, String> {
         .ok_or_else(|| "not an open-model job: it keeps no schedule".to_owned())?;
     let value = match metric {
         Metric::Skipped => load.skipped_ops,
-        _ => load.skipped_ops + load.unsent_ops.unwrap_or(0),
+        _ => load.skipped_ops + load.dropped_ops + load.unsent_ops.unwrap_or(0),
     };
     Ok(value as f64)
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::drivers::SetupError;
 use crate::drivers::disk::PreparedDisk;
+use crate::drivers::http::PreparedHttp;
 use crate::drivers::null::PreparedNull;
 use crate::drivers::redis::PreparedRedis;
 use crate::gate::{Breach, Gate, LiveJob};
@@ -267,6 +268,7 @@ fn clock_facts(origin: SystemTime, warmup: Duration, start_at: Option<SystemTime
 pub fn check(workload: &Workload) -> Result<(), SetupError> {
     workload.jobs.iter().try_for_each(|job| match job {
         Job::Disk(disk) => PreparedDisk::check(disk),
+        Job::Http(http) => PreparedHttp::check(http),
         Job::Redis(_) | Job::Null(_) | Job::Postgres(_) => Ok(()),
     })
 }
@@ -300,6 +302,7 @@ fn prepare(
         Job::Postgres(sql) => Ok(Box::new(crate::drivers::postgres::prepare(
             sql, duration, stop,
         )?)),
+        Job::Http(http) => Ok(Box::new(PreparedHttp::prepare(http, duration)?)),
     }
 }
 

@@ -3,6 +3,7 @@
 //! decide what to keep; the runner starts them and the recorder keeps the figures.
 
 pub mod disk;
+pub mod http;
 pub mod null;
 pub mod postgres;
 pub mod redis;

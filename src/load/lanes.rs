@@ -71,8 +71,17 @@ pub enum Pace {
         arrivals: RefCell<Arrivals>,
         /// Slots that would go out later than this are skipped and counted.
         skip_late: Option<Duration>,
+        /// Drop and count a slot that came due while every lane was busy, instead of sending
+        /// it late when a lane frees up.
+        drop_busy: bool,
     },
 }
+
+/// How late a slot may be when a lane takes it and still count as having found a free lane:
+/// a lane that is idle holds its next slot and wakes for it, so a slot that a lane coming back
+/// from a request takes later than its time found none free. The margin covers timer rounding
+/// and a thread that is running other lanes when the slot comes due.
+pub const BUSY_AFTER: Duration = Duration::from_millis(10);
 
 impl Pace {
     /// One client thread's pace for a job with load keys `spec`: closed batches of `batch`
@@ -95,7 +104,17 @@ impl Pace {
         Pace::Open {
             arrivals: RefCell::new(arrivals),
             skip_late: spec.skip_late.map(|d| d.0),
+            drop_busy: false,
         }
+    }
+
+    /// This pace, with open-model slots that find every lane busy dropped and counted rather
+    /// than sent late. A closed pace is returned as it is.
+    pub fn dropping_when_busy(mut self) -> Pace {
+        if let Pace::Open { drop_busy, .. } = &mut self {
+            *drop_busy = true;
+        }
+        self
     }
 }
 
@@ -150,7 +169,8 @@ async fn next_ticket(shared: &Shared, first: bool) -> Option<Ticket> {
         Pace::Open {
             arrivals,
             skip_late,
-        } => next_slot(shared, arrivals, *skip_late).await,
+            drop_busy,
+        } => next_slot(shared, arrivals, *skip_late, *drop_busy && !first).await,
     }
 }
 
@@ -158,12 +178,20 @@ async fn next_slot(
     shared: &Shared,
     arrivals: &RefCell<Arrivals>,
     skip_late: Option<Duration>,
+    mut drop_busy: bool,
 ) -> Option<Ticket> {
     loop {
-        let slot = arrivals.borrow_mut().next(Instant::now());
+        let taken = Instant::now();
+        let slot = arrivals.borrow_mut().next(taken);
         if shared.stop.is_over(slot) {
             return None;
         }
+        if drop_busy && taken.saturating_duration_since(slot) > BUSY_AFTER {
+            shared.recorder.borrow_mut().record_drop(taken);
+            continue;
+        }
+        // Once a lane holds a slot it is idle: the backlog behind it was not its to drop.
+        drop_busy = false;
         tokio::time::sleep_until(slot.into()).await;
         // Slots still due when the measured end comes are left unsent (a backlog is
         // counted, not worked off past the end).

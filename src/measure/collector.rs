@@ -11,6 +11,8 @@ use super::{ErrorTally, LatencyHistogram, LatencySummary, Quantile};
 pub struct OpTotals {
     pub latency: LatencyHistogram,
     pub service: LatencyHistogram,
+    /// Failed operations' latency, for drivers that time their failures.
+    pub failed: LatencyHistogram,
     pub count: u64,
     pub bytes: u64,
     pub errors: ErrorTally,
@@ -20,6 +22,10 @@ impl OpTotals {
     fn absorb(&mut self, stats: &OpStats) {
         self.latency.add(&stats.latency);
         self.service.add(&stats.service);
+        // Most operations never fail: an empty histogram is not worth a pass over its counts.
+        if stats.failed.count() > 0 {
+            self.failed.add(&stats.failed);
+        }
         self.count += stats.count;
         self.bytes += stats.bytes;
         self.errors.merge(&stats.errors);

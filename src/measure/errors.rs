@@ -19,6 +19,14 @@ pub enum ErrorKind {
     /// A SQL server's error, by the class of its SQLSTATE (the first two characters: `40`
     /// for a rolled-back transaction, `23` for a constraint violation...).
     SqlState([u8; 2]),
+    /// The TLS handshake failed: an untrusted certificate, a wrong host name, no shared
+    /// protocol.
+    Tls,
+    /// The peer reset or closed the connection while a request was on it.
+    Reset,
+    /// A response arrived but failed the named check (HTTP `checks`, a journey's capture).
+    /// The name lives for the whole run.
+    Check(&'static str),
 }
 
 impl fmt::Display for ErrorKind {
@@ -41,6 +49,9 @@ impl fmt::Display for ErrorKind {
                     None => write!(f, "sqlstate {class}"),
                 }
             }
+            ErrorKind::Tls => f.write_str("tls"),
+            ErrorKind::Reset => f.write_str("reset"),
+            ErrorKind::Check(name) => write!(f, "check failed: {name}"),
         }
     }
 }

@@ -62,6 +62,9 @@ pub struct OpStats {
     pub latency: LatencyHistogram,
     /// Actual send to completion; recorded only for open-model jobs, where it differs.
     pub service: LatencyHistogram,
+    /// Intended start to the end of operations that failed, for drivers that time their
+    /// failures; never mixed into `latency`.
+    pub failed: LatencyHistogram,
     pub count: u64,
     pub bytes: u64,
     pub errors: ErrorTally,
@@ -75,6 +78,7 @@ impl OpStats {
     fn clear(&mut self) {
         self.latency.reset();
         self.service.reset();
+        self.failed.reset();
         self.count = 0;
         self.bytes = 0;
         self.errors.clear();
@@ -104,6 +108,8 @@ pub struct ScheduleStats {
     pub late: u64,
     /// Slots passed over without sending, under a skip-if-late policy.
     pub skipped: u64,
+    /// Slots that came due while every in-flight slot was busy, under a drop policy.
+    pub dropped: u64,
     /// Sum and largest of (actual send - scheduled slot), in nanoseconds.
     pub lag_sum_ns: u64,
     pub lag_max_ns: u64,
@@ -119,12 +125,13 @@ impl ScheduleStats {
         self.sent += other.sent;
         self.late += other.late;
         self.skipped += other.skipped;
+        self.dropped += other.dropped;
         self.lag_sum_ns += other.lag_sum_ns;
         self.lag_max_ns = self.lag_max_ns.max(other.lag_max_ns);
     }
 
     fn is_idle(&self) -> bool {
-        self.sent == 0 && self.skipped == 0
+        self.sent == 0 && self.skipped == 0 && self.dropped == 0
     }
 }
 
@@ -263,6 +270,15 @@ impl Recorder {
         self.stats_at(op, end).errors.add(kind, 1);
     }
 
+    /// A failed operation whose time is known: counted by kind like [`Self::record_error`],
+    /// and its latency (from `start`, the intended start) kept in the failed histogram.
+    #[inline]
+    pub fn record_failed(&mut self, op: OpId, start: Instant, end: Instant, kind: ErrorKind) {
+        let stats = self.stats_at(op, end);
+        stats.errors.add(kind, 1);
+        stats.failed.record(nanos_between(start, end));
+    }
+
     /// An open-model send: how far after its scheduled slot it went out.
     #[inline]
     pub fn record_lag(&mut self, intended: Instant, sent: Instant) {
@@ -278,6 +294,12 @@ impl Recorder {
     #[inline]
     pub fn record_skip(&mut self, now: Instant) {
         self.current_at(now).schedule.skipped += 1;
+    }
+
+    /// A slot that found every in-flight slot busy and was dropped, not sent.
+    #[inline]
+    pub fn record_drop(&mut self, now: Instant) {
+        self.current_at(now).schedule.dropped += 1;
     }
 
     /// Adds `n` to one of the job's named counters.

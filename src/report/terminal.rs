@@ -183,6 +183,13 @@ fn open_model_lines(out: &mut String, load: &LoadResults) {
         load.skipped_ops,
         load.unsent_ops.unwrap_or(0),
     );
+    if load.dropped_ops > 0 {
+        let _ = writeln!(
+            out,
+            "  dropped: {} slots came due with every in-flight slot busy",
+            load.dropped_ops
+        );
+    }
     if let Some(verdict) = &load.verdict {
         let _ = writeln!(
             out,

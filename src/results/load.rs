@@ -76,6 +76,10 @@ pub struct LoadResults {
     pub schedule_lag_max_ns: Option<u64>,
     /// Slots passed over under `skip_late`.
     pub skipped_ops: u64,
+    /// Slots that came due while every in-flight slot was busy, dropped rather than queued
+    /// (HTTP's open model). Absent from older results files.
+    #[serde(default)]
+    pub dropped_ops: u64,
     /// Slots neither sent nor skipped by the end: the backlog the run ended with.
     pub unsent_ops: Option<u64>,
     /// Whether the lag at the end of the run was well above the lag at its start.
@@ -129,7 +133,8 @@ impl LoadResults {
             schedule_lag_mean_ns: (s.sent > 0).then(|| s.lag_sum_ns / s.sent),
             schedule_lag_max_ns: (s.sent > 0).then_some(s.lag_max_ns),
             skipped_ops: s.skipped,
-            unsent_ops: scheduled.map(|n| n.saturating_sub(s.sent + s.skipped)),
+            dropped_ops: s.dropped,
+            unsent_ops: scheduled.map(|n| n.saturating_sub(s.sent + s.skipped + s.dropped)),
             lag_growing: open && lag_growing(&totals.intervals),
             sustained: None,
             limit: None,

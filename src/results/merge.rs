@@ -285,6 +285,7 @@ fn merge_op(op: &str, each: &[(&str, &OpResults)], seconds: f64) -> Result<OpRes
     };
     let mut latency = LatencyHistogram::new();
     let mut service: Option<LatencyHistogram> = None;
+    let mut failed: Option<LatencyHistogram> = None;
     for (file, o) in each {
         latency.add(&decode(file, &o.latency_histogram)?);
         if let Some(h) = &o.service_time_histogram {
@@ -292,7 +293,13 @@ fn merge_op(op: &str, each: &[(&str, &OpResults)], seconds: f64) -> Result<OpRes
                 .get_or_insert_with(LatencyHistogram::new)
                 .add(&decode(file, h)?);
         }
+        if let Some(h) = &o.failed_latency_histogram {
+            failed
+                .get_or_insert_with(LatencyHistogram::new)
+                .add(&decode(file, h)?);
+        }
     }
+    let error_count: u64 = each.iter().map(|(_, o)| o.error_count).sum();
     let count: u64 = each.iter().map(|(_, o)| o.count).sum();
     let bytes: u64 = each.iter().map(|(_, o)| o.bytes).sum();
     let per_second = |n: u64| {
@@ -313,7 +320,10 @@ fn merge_op(op: &str, each: &[(&str, &OpResults)], seconds: f64) -> Result<OpRes
         service_time_ns: service.as_ref().map(LatencyHistogram::summary),
         service_time_histogram: service.as_ref().map(EncodedHistogram::encode),
         errors: sum_errors(each.iter().flat_map(|(_, o)| &o.errors)),
-        error_count: each.iter().map(|(_, o)| o.error_count).sum(),
+        error_count,
+        completed_ops_per_s: Some(per_second(count + error_count)),
+        failed_latency_ns: failed.as_ref().map(LatencyHistogram::summary),
+        failed_latency_histogram: failed.as_ref().map(EncodedHistogram::encode),
     })
 }
 
@@ -445,6 +455,7 @@ fn merge_schedule(each: &[&IntervalSchedule]) -> IntervalSchedule {
         sent_ops: sent,
         late_ops: each.iter().map(|s| s.late_ops).sum(),
         skipped_ops: each.iter().map(|s| s.skipped_ops).sum(),
+        dropped_ops: each.iter().map(|s| s.dropped_ops).sum(),
         lag_mean_ns: (sent > 0).then(|| (lag_sum / u128::from(sent)) as u64),
         lag_max_ns: each.iter().filter_map(|s| s.lag_max_ns).max(),
     }
@@ -478,6 +489,7 @@ fn merge_load(jobs: &[&JobResults], merged: &JobResults) -> Option<LoadResults> 
             .then(|| (lag_sum / u128::from(sent)) as u64),
         schedule_lag_max_ns: loads.iter().filter_map(|l| l.schedule_lag_max_ns).max(),
         skipped_ops: loads.iter().map(|l| l.skipped_ops).sum(),
+        dropped_ops: loads.iter().map(|l| l.dropped_ops).sum(),
         unsent_ops: loads.iter().map(|l| l.unsent_ops).sum(),
         lag_growing: loads.iter().any(|l| l.lag_growing),
         sustained: None,

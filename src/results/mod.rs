@@ -187,6 +187,16 @@ pub struct OpResults {
     pub service_time_histogram: Option<EncodedHistogram>,
     pub errors: Vec<ErrorCount>,
     pub error_count: u64,
+    /// Operations that ended, successful or failed, per second (`ops_per_s` counts only the
+    /// successful ones). Absent from older results files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_ops_per_s: Option<f64>,
+    /// Intended start to the end of failed operations, for drivers that time failures (HTTP):
+    /// kept apart so failures never flatter or spoil the successful latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_latency_ns: Option<LatencySummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_latency_histogram: Option<EncodedHistogram>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -237,6 +247,8 @@ pub struct IntervalSchedule {
     pub sent_ops: u64,
     pub late_ops: u64,
     pub skipped_ops: u64,
+    #[serde(default)]
+    pub dropped_ops: u64,
     pub lag_mean_ns: Option<u64>,
     pub lag_max_ns: Option<u64>,
 }
@@ -404,6 +416,10 @@ impl OpResults {
                 .then(|| EncodedHistogram::encode(&totals.service)),
             errors: error_counts(&totals.errors),
             error_count: totals.errors.total(),
+            completed_ops_per_s: Some(per_second(totals.count + totals.errors.total())),
+            failed_latency_ns: (totals.failed.count() > 0).then(|| totals.failed.summary()),
+            failed_latency_histogram: (totals.failed.count() > 0)
+                .then(|| EncodedHistogram::encode(&totals.failed)),
         }
     }
 }
@@ -451,6 +467,7 @@ fn interval_schedule(interval: &IntervalTotals, open: bool) -> Option<IntervalSc
         sent_ops: s.sent,
         late_ops: s.late,
         skipped_ops: s.skipped,
+        dropped_ops: s.dropped,
         lag_mean_ns: (s.sent > 0).then(|| s.lag_sum_ns / s.sent),
         lag_max_ns: (s.sent > 0).then_some(s.lag_max_ns),
     })

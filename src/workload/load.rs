@@ -15,7 +15,7 @@ use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 use super::error::{Problem, WorkloadError};
 use super::hints::example;
 use super::spans::{Document, FieldPath, Finding, line_column};
-use super::{DiskJob, Job, NullJob, RedisJob, SqlJob, Workload, schema, validate};
+use super::{DiskJob, HttpJob, Job, NullJob, RedisJob, SqlJob, Workload, schema, validate};
 
 /// Reads and checks the workload file at `path`. Errors name the file as given.
 pub fn load_file(path: &Path) -> Result<Workload, WorkloadError> {
@@ -129,7 +129,9 @@ fn deserialize_job(job: &Spanned<DeValue>) -> Result<Job, toml::de::Error> {
     let kind = table
         .and_then(|t| t.get("kind"))
         .and_then(|k| k.get_ref().as_str());
-    let (Some(table), Some(kind @ ("disk" | "redis" | "null" | "postgres"))) = (table, kind) else {
+    let (Some(table), Some(kind @ ("disk" | "redis" | "null" | "postgres" | "http"))) =
+        (table, kind)
+    else {
         return Job::deserialize(ValueDeserializer::from(job.clone()));
     };
     let mut table = table.clone();
@@ -139,6 +141,7 @@ fn deserialize_job(job: &Spanned<DeValue>) -> Result<Job, toml::de::Error> {
         "disk" => DiskJob::deserialize(input).map(Job::Disk),
         "null" => NullJob::deserialize(input).map(Job::Null),
         "postgres" => SqlJob::deserialize(input).map(Job::Postgres),
+        "http" => HttpJob::deserialize(input).map(Job::Http),
         _ => RedisJob::deserialize(input).map(Job::Redis),
     }
 }

@@ -6,6 +6,7 @@
 
 mod error;
 mod hints;
+mod http;
 mod load;
 mod load_model;
 mod monitor;
@@ -20,6 +21,10 @@ pub mod units;
 mod validate;
 
 pub use error::{Problem, WorkloadError};
+pub use http::{
+    CaptureSpec, CheckSpec, CsvOrder, HttpJob, HttpVersion, JourneySpec, MAX_HTTP_OPS, RequestSpec,
+    ValueSpec, status_class,
+};
 pub use load::{load_file, load_str, locate_in_job};
 pub use load_model::{Arrival, LoadModel, LoadSpec, Ramp, Stage};
 pub use monitor::{MonitorSpec, WatchSpec};
@@ -80,6 +85,7 @@ pub enum Job {
     Redis(RedisJob),
     Null(NullJob),
     Postgres(SqlJob),
+    Http(HttpJob),
 }
 
 /// The value checks loading makes, for a workload changed in code (a capacity search's
@@ -98,6 +104,7 @@ impl Job {
             Job::Redis(job) => &job.name,
             Job::Null(job) => &job.name,
             Job::Postgres(job) => &job.name,
+            Job::Http(job) => &job.name,
         }
     }
 
@@ -108,6 +115,7 @@ impl Job {
             Job::Redis(job) => &job.thresholds,
             Job::Null(job) => &job.thresholds,
             Job::Postgres(job) => &job.thresholds,
+            Job::Http(job) => &job.thresholds,
         }
     }
 }

@@ -110,7 +110,10 @@ mod tests {
 
     #[test]
     fn tagged_enums_list_their_kinds_and_each_kind_its_keys() {
-        assert_eq!(kinds::<Job>(), ["disk", "redis", "null", "postgres"]);
+        assert_eq!(
+            kinds::<Job>(),
+            ["disk", "redis", "null", "postgres", "http"]
+        );
         assert_eq!(kind_fields::<Job>("disk"), fields::<DiskJob>());
         assert_eq!(
             kinds::<Distribution>(),

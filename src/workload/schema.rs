@@ -13,10 +13,10 @@ use super::hints::{list, suggest};
 use super::names::{fields, kind_fields, kinds, variants};
 use super::spans::{FieldPath, Finding};
 use super::{
-    Arrival, CustomTransaction, Distribution, Engine, FileLayout, InitMode, IntDistribution,
-    Isolation, Job, KeyDistribution, KeySpace, LoadModel, LoadSpec, MixEntry, MixOp, ParamSpec,
-    Pattern, Ramp, RandomDelay, SqlWorkload, Stage, Stall, WeightedSize, Workload, YcsbCore,
-    YcsbDistribution, Zone,
+    Arrival, CaptureSpec, CheckSpec, CsvOrder, CustomTransaction, Distribution, Engine, FileLayout,
+    HttpVersion, InitMode, IntDistribution, Isolation, Job, JourneySpec, KeyDistribution, KeySpace,
+    LoadModel, LoadSpec, MixEntry, MixOp, ParamSpec, Pattern, Ramp, RandomDelay, RequestSpec,
+    SqlWorkload, Stage, Stall, ValueSpec, WeightedSize, Workload, YcsbCore, YcsbDistribution, Zone,
 };
 
 /// Everything wrong with keys and named values in the file.
@@ -63,6 +63,7 @@ fn check_job(path: FieldPath, job: &Spanned<DeValue>) -> Vec<Finding> {
         "redis" => findings.extend(check_redis(table, &path)),
         "null" => findings.extend(check_null(table, &path)),
         "postgres" => findings.extend(check_sql(table, &path)),
+        "http" => findings.extend(check_http(table, &path)),
         _ => {}
     }
     findings
@@ -74,6 +75,7 @@ fn kind_job(kind: &str) -> &'static str {
         "redis" => "a redis job",
         "null" => "a null job",
         "postgres" => "a postgres job",
+        "http" => "an http job",
         _ => "this kind of job",
     }
 }
@@ -226,6 +228,92 @@ fn check_null(job: &DeTable, path: &FieldPath) -> Vec<Finding> {
         findings.extend(check_load(load, &path.key("load")));
     }
     findings
+}
+
+fn check_http(job: &DeTable, path: &FieldPath) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    findings.extend(choice(job, path, "http_version", variants::<HttpVersion>()));
+    findings.extend(check_http_requests(job, path, "requests"));
+    findings.extend(list_of_tables(
+        job,
+        path,
+        "journeys",
+        fields::<JourneySpec>(),
+    ));
+    for (j, journey) in tables_in(job, "journeys") {
+        findings.extend(check_http_requests(
+            journey,
+            &path.key("journeys").index(j),
+            "steps",
+        ));
+    }
+    if let Some(values) = sub_table(job, "values") {
+        let values_path = path.key("values");
+        let tables = values
+            .iter()
+            .filter_map(|(name, v)| Some((name, v.get_ref().as_table()?)));
+        for (name, value) in tables {
+            findings.extend(check_value_spec(value, &values_path.key(name.get_ref())));
+        }
+    }
+    if let Some(load) = sub_table(job, "load") {
+        findings.extend(check_load(load, &path.key("load")));
+    }
+    findings
+}
+
+fn check_http_requests(table: &DeTable, path: &FieldPath, key: &str) -> Vec<Finding> {
+    let mut findings = list_of_tables(table, path, key, fields::<RequestSpec>());
+    for (i, request) in tables_in(table, key) {
+        let at = path.key(key).index(i);
+        findings.extend(list_of_tables(
+            request,
+            &at,
+            "checks",
+            fields::<CheckSpec>(),
+        ));
+        let Some(captures) = sub_table(request, "capture") else {
+            continue;
+        };
+        let captures = captures
+            .iter()
+            .filter_map(|(name, v)| Some((name, v.get_ref().as_table()?)));
+        for (name, capture) in captures {
+            let at = at.key("capture").key(name.get_ref());
+            findings.extend(unknown_keys(
+                capture,
+                fields::<CaptureSpec>(),
+                &at,
+                "a capture",
+            ));
+        }
+    }
+    findings
+}
+
+fn check_value_spec(table: &DeTable, path: &FieldPath) -> Vec<Finding> {
+    let (kind, mut findings) = check_tagged(table, path, kinds::<ValueSpec>(), "value kind");
+    let Some(kind) = kind else { return findings };
+    let valid = with_kind(kind_fields::<ValueSpec>(kind));
+    findings.extend(unknown_keys(table, &valid, path, "this value"));
+    findings.extend(choice(table, path, "order", variants::<CsvOrder>()));
+    if let Some(distribution) = sub_table(table, "distribution") {
+        findings.extend(check_distribution(distribution, &path.key("distribution")));
+    }
+    findings
+}
+
+/// The tables in the list at `table[key]`, with their indexes.
+fn tables_in<'t>(
+    table: &'t DeTable<'t>,
+    key: &str,
+) -> impl Iterator<Item = (usize, &'t DeTable<'t>)> {
+    let items = table.get(key).and_then(|v| v.get_ref().as_array());
+    items
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, v)| Some((i, v.get_ref().as_table()?)))
 }
 
 fn check_key_distribution(table: &DeTable, path: &FieldPath) -> Vec<Finding> {

@@ -64,6 +64,7 @@ impl Job {
             Job::Redis(job) => Job::Redis(job.shard(shard)?),
             Job::Null(job) => Job::Null(job.shard(shard)?),
             Job::Postgres(job) => Job::Postgres(job.shard(shard)?),
+            Job::Http(job) => Job::Http(job.shard(shard)?),
         })
     }
 }

@@ -49,6 +49,9 @@ pub(crate) fn check(workload: &Workload) -> Vec<Finding> {
                 super::Dialect::Postgres,
                 &FieldPath::job(i),
             )),
+            Job::Http(http) => checks
+                .0
+                .extend(super::http::check(http, &FieldPath::job(i))),
         }
     }
     checks.0
