@@ -250,6 +250,7 @@ fn clear_thresholds(job: &mut Job) {
         Job::Redis(j) => j.thresholds.clear(),
         Job::Null(j) => j.thresholds.clear(),
         Job::Postgres(j) => j.thresholds.clear(),
+        Job::Http(j) => j.thresholds.clear(),
     }
 }
 

@@ -313,15 +313,16 @@ fn keep_alive_on_never_opens_more_than_the_pool() {
     assert_eq!(target(&results, "connection_mode"), "keep-alive pool");
     assert_eq!(target(&results, "pool_size"), 4);
 
-    // The open model's lanes share the pool: 20 in flight over 3 connections.
+    // The open model's lanes share the pool: up to 20 in flight over 3 connections.
     let before = server.stats.connections();
     let open = run(
         "2s",
         &server.url(),
         "connections = 3\nrequests = [{ path = \"/\" }]\n\
-         load = { model = \"open\", rate = \"500\", max_in_flight = 20 }\n",
+         load = { model = \"open\", rate = \"200\", max_in_flight = 20 }\n",
     );
-    assert!(count(&open, "GET /") > 500);
+    let done = count(&open, "GET /");
+    assert!(done > 200, "{done} requests");
     assert_eq!(server.stats.connections() - before, 3 + 1);
 }
 

@@ -7,8 +7,8 @@
 
 use crate::workload::units::Rate;
 use crate::workload::{
-    DiskJob, Engine, Job, MAX_CONNECTIONS, MAX_NULL_IN_FLIGHT, MAX_QUEUE_DEPTH,
-    MAX_SQL_CONNECTIONS, MAX_WORKERS, NullJob, RedisJob,
+    DiskJob, Engine, Job, MAX_CONNECTIONS, MAX_HTTP_CONNECTIONS, MAX_NULL_IN_FLIGHT,
+    MAX_QUEUE_DEPTH, MAX_SQL_CONNECTIONS, MAX_WORKERS, NullJob, RedisJob,
 };
 
 /// The largest rate a search offers, operations per second: far beyond any one generator.
@@ -60,6 +60,8 @@ impl Knob {
             Job::Redis(redis) if redis.load.is_open() => rate_knob(open_start(&redis.load)),
             Job::Postgres(sql) if sql.load.is_open() => rate_knob(open_start(&sql.load)),
             Job::Postgres(sql) => connections(sql.connections, sql.threads, MAX_SQL_CONNECTIONS),
+            Job::Http(http) if http.load.is_open() => rate_knob(open_start(&http.load)),
+            Job::Http(http) => connections(http.connections, http.threads, MAX_HTTP_CONNECTIONS),
             Job::Null(null) => null_knob(null),
             Job::Redis(redis) => redis_knob(redis),
             Job::Disk(disk) => disk_knob(disk),
@@ -76,6 +78,8 @@ impl Knob {
             (Job::Redis(r), KnobKind::Rate) => constant_rate(&mut r.load, load),
             (Job::Postgres(p), KnobKind::Rate) => constant_rate(&mut p.load, load),
             (Job::Postgres(p), _) => p.connections = whole,
+            (Job::Http(h), KnobKind::Rate) => constant_rate(&mut h.load, load),
+            (Job::Http(h), _) => h.connections = whole,
             (Job::Null(n), _) => n.queue_depth = whole,
             (Job::Redis(r), _) => r.connections = whole,
             (Job::Disk(d), KnobKind::Workers) => d.workers = whole,

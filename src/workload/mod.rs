@@ -22,8 +22,8 @@ mod validate;
 
 pub use error::{Problem, WorkloadError};
 pub use http::{
-    CaptureSpec, CheckSpec, CsvOrder, HttpJob, HttpVersion, JourneySpec, MAX_HTTP_OPS, RequestSpec,
-    ValueSpec, status_class,
+    CaptureSpec, CheckSpec, CsvOrder, HttpJob, HttpVersion, JourneySpec, MAX_HTTP_CONNECTIONS,
+    MAX_HTTP_OPS, RequestSpec, ValueSpec, status_class,
 };
 pub use load::{load_file, load_str, locate_in_job};
 pub use load_model::{Arrival, LoadModel, LoadSpec, Ramp, Stage};
