@@ -320,3 +320,33 @@ fn the_command_prints_the_answer_and_its_results_file_reports_and_compares() {
     );
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[path = "support/http_server.rs"]
+mod http_server;
+
+#[test]
+fn an_http_search_finds_the_servers_worker_slots() {
+    // Eight workers at 50 ms each, like the null queue above: 160 requests per second.
+    let server = http_server::TestServer::start(http_server::ServerConfig {
+        workers: Some(8),
+        service_time: Duration::from_millis(50),
+        ..Default::default()
+    });
+    let text = format!(
+        "name = \"cap-http\"\n\n[[jobs]]\nkind = \"http\"\nname = \"h\"\nbase_url = \"{}\"\n\
+         requests = [{{ path = \"/\" }}]\n",
+        server.url()
+    );
+    let (results, _) = search(&text, options("p50 < 75ms"));
+    let c = section(&results);
+    assert_eq!(
+        (c.knob.as_str(), c.stop_reason.as_str()),
+        ("connections", "converged")
+    );
+    let best = best(c);
+    // A connection per worker; the server's timer adds up to a millisecond to each request.
+    assert!((7.0..=9.0).contains(&best.load), "{}", table(c));
+    let off = (best.throughput_ops_per_s - CAPACITY).abs() / CAPACITY;
+    assert!(off < 0.1, "{}", table(c));
+    assert!(server.stats.requests() > 0);
+}
