@@ -151,10 +151,13 @@ impl NullJob {
 
 impl NullJob {
     /// This shard's part of the job: its part of `workers`, of `ops`, and of the open model's
-    /// rate and `max_in_flight`. Delays and the stall are the same in every shard; the seed
-    /// is the shard's own.
+    /// rate and `max_in_flight`. A queueing target is simulated inside each shard, so its
+    /// `servers` are split too, and the shards' capacities add up to the whole one's. Delays
+    /// and the stall are the same in every shard; the seed is the shard's own.
     pub fn shard(&self, shard: Shard) -> Result<NullJob, ShardError> {
+        let servers = self.servers.map(|n| shard.part_of_u32(n, "servers"));
         Ok(NullJob {
+            servers: servers.transpose()?,
             workers: shard.part_of_u32(self.workers, "workers")?,
             ops: self.ops.map(|n| shard.part_of(n, "ops")).transpose()?,
             seed: Some(shard.seed(self.seed.unwrap_or(0))),

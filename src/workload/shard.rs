@@ -164,6 +164,8 @@ iops_cap = "999"
 name = "nothing"
 kind = "null"
 workers = 3
+delay = "1ms"
+servers = 6
 load = { model = "open", ramp = { from = "3", to = "10" } }
 "#;
 
@@ -203,6 +205,14 @@ load = { model = "open", ramp = { from = "3", to = "10" } }
         let workers: u32 = disk.iter().map(|d| d.workers).sum();
         let iops: f64 = disk.iter().map(|d| d.iops_cap.unwrap().0).sum();
         assert_eq!((workers, iops), (5, 999.0));
+        let servers: u32 = parts
+            .iter()
+            .map(|w| match &w.jobs[2] {
+                Job::Null(n) => n.servers.unwrap(),
+                _ => unreachable!(),
+            })
+            .sum();
+        assert_eq!(servers, 6);
         let paths: std::collections::BTreeSet<_> = disk.iter().map(|d| d.path.clone()).collect();
         assert_eq!(
             paths.len(),
