@@ -352,12 +352,26 @@ impl CheckSpec {
 
 impl HttpJob {
     /// This shard's part of the job: its part of `connections`, `ops` and the load, with a
-    /// seed of its own. Sequences and CSV columns restart in every shard, so their values
-    /// repeat across shards.
+    /// seed of its own. Sequences are interleaved: shard I of N counts from `start + (I - 1)
+    /// step` by `N step`, so no two shards draw one number and together they draw what one
+    /// run would. CSV columns restart in every shard, so their values repeat across shards.
     pub fn shard(&self, shard: crate::load::Shard) -> Result<HttpJob, crate::load::ShardError> {
         let connections = shard.part_of_u32(self.connections, "connections")?;
         let ops = self.ops.map(|n| shard.part_of(n, "ops")).transpose()?;
+        let mut values = self.values.clone();
+        for (name, value) in &mut values {
+            if let ValueSpec::Sequence { start, step } = value {
+                (*start, *step) = interleave(*start, *step, shard).ok_or_else(|| {
+                    crate::load::ShardError::Unsplittable(format!(
+                        "values.{name}: interleaving the sequence over {} shards overflows a \
+                         64-bit number; lower its start or step",
+                        shard.count()
+                    ))
+                })?;
+            }
+        }
         Ok(HttpJob {
+            values,
             connections,
             threads: self.threads.min(connections),
             ops,
@@ -366,6 +380,13 @@ impl HttpJob {
             ..self.clone()
         })
     }
+}
+
+/// Shard I of N's own start and step of a sequence; `None` when they overflow.
+fn interleave(start: i64, step: i64, shard: crate::load::Shard) -> Option<(i64, i64)> {
+    let before = i64::from(shard.index() - 1);
+    let start = start.checked_add(before.checked_mul(step)?)?;
+    Some((start, step.checked_mul(i64::from(shard.count()))?))
 }
 
 /// `2xx` → 2, for a status class as written; `None` when it is not one.

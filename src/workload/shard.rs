@@ -241,6 +241,30 @@ load = { model = "open", ramp = { from = "3", to = "10" } }
     }
 
     #[test]
+    fn http_sequences_interleave_into_the_whole_sequence() {
+        let text = "name = \"seq\"\n[[jobs]]\nname = \"api\"\nkind = \"http\"\n\
+                    base_url = \"http://127.0.0.1:1\"\nconnections = 3\n\
+                    [jobs.values]\nn = { kind = \"sequence\", start = 1000, step = 5 }\n\
+                    [[jobs.requests]]\npath = \"/items/{{ n }}\"\n";
+        let whole = load_str("t.toml", text).unwrap();
+        let mut drawn: Vec<i64> = (1..=3)
+            .flat_map(|i| {
+                let part = whole.shard(Shard::new(i, 3).unwrap()).unwrap();
+                let Job::Http(job) = &part.jobs[0] else {
+                    unreachable!()
+                };
+                let crate::workload::ValueSpec::Sequence { start, step } = job.values["n"] else {
+                    unreachable!()
+                };
+                (0..4).map(move |k| start + k * step)
+            })
+            .collect();
+        drawn.sort();
+        let one_run: Vec<i64> = (0..12).map(|k| 1000 + k * 5).collect();
+        assert_eq!(drawn, one_run);
+    }
+
+    #[test]
     fn a_file_path_gets_the_shard_before_its_extension() {
         let two = Shard::new(2, 2).unwrap();
         let path = shard_path(Path::new("/no/such/x.dat"), "j", two);
