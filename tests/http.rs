@@ -586,3 +586,92 @@ fn the_example_workload_runs_against_a_local_server() {
         "{fetched} of {ordered}"
     );
 }
+
+/// A CA and a server certificate it signed for 127.0.0.1, made by the `openssl` command.
+fn make_certificates(dir: &std::path::Path) {
+    let openssl = |args: &str| {
+        let output = std::process::Command::new("openssl")
+            .args(args.split(' '))
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command is installed");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "openssl {args}: {stderr}");
+    };
+    openssl(
+        "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=plimsoll-http-ca \
+         -keyout ca.key -out ca.pem",
+    );
+    openssl("req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr");
+    let extensions = "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n";
+    std::fs::write(dir.join("server.ext"), extensions).unwrap();
+    openssl(
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+         -extfile server.ext -out server.pem",
+    );
+}
+
+#[test]
+fn tls_trusts_a_given_ca_or_skips_verification_when_told() {
+    let dir = tempfile::tempdir().unwrap();
+    make_certificates(dir.path());
+    let server = TestServer::start(ServerConfig {
+        record: 1000,
+        tls: Some((dir.path().join("server.pem"), dir.path().join("server.key"))),
+        ..ServerConfig::default()
+    });
+    let ca = dir.path().join("ca.pem").display().to_string();
+    let trusted = run(
+        "30s",
+        &server.tls_url(),
+        &format!(
+            "tls_ca = \"{ca}\"\nconnections = 2\nops = 100\nrequests = [{{ path = \"/\" }}]\n"
+        ),
+    );
+    assert_eq!(count(&trusted, "GET /"), 100);
+    assert_eq!(target(&trusted, "tls"), "ca file");
+
+    let h2 = run(
+        "30s",
+        &server.tls_url(),
+        &format!(
+            "tls_ca = \"{ca}\"\nhttp_version = \"2\"\nops = 50\nrequests = [{{ path = \"/h2\" }}]\n"
+        ),
+    );
+    assert_eq!(count(&h2, "GET /h2"), 50);
+    let over_h2 = server.stats.seen().into_iter().filter(|s| s.path == "/h2");
+    assert!(
+        over_h2.clone().count() == 50
+            && over_h2
+                .into_iter()
+                .all(|s| s.version == hyper::Version::HTTP_2)
+    );
+
+    let insecure = run(
+        "30s",
+        &server.tls_url(),
+        "tls_insecure = true\nops = 20\nrequests = [{ path = \"/\" }]\n",
+    );
+    assert_eq!(count(&insecure, "GET /"), 20);
+
+    // The system does not trust the test's CA: the run stops at setup, before any load.
+    let text = format!(
+        "name = \"t\"\nduration = \"5s\"\n[[jobs]]\nkind = \"http\"\nname = \"h\"\n\
+         base_url = \"{}\"\nrequests = [{{ path = \"/\" }}]\n",
+        server.tls_url()
+    );
+    let workload = load_str("t.toml", &text).unwrap();
+    let before = server.stats.requests();
+    let refused = runner::run(
+        &workload,
+        None,
+        &AtomicBool::new(false),
+        RunOptions::default(),
+    );
+    let message = format!(
+        "{:#}",
+        refused.err().expect("an untrusted certificate is refused")
+    );
+    assert!(message.contains("(tls)"), "{message}");
+    assert_eq!(server.stats.requests(), before);
+}

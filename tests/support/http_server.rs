@@ -150,7 +150,7 @@ impl TestServer {
     }
 
     pub fn tls_url(&self) -> String {
-        format!("https://localhost:{}", self.addr.port())
+        format!("https://{}", self.addr)
     }
 }
 
