@@ -668,10 +668,10 @@ fn tls_trusts_a_given_ca_or_skips_verification_when_told() {
         &AtomicBool::new(false),
         RunOptions::default(),
     );
-    let message = format!(
-        "{:#}",
-        refused.err().expect("an untrusted certificate is refused")
-    );
+    let Err(refused) = refused else {
+        panic!("an untrusted certificate is refused")
+    };
+    let message = format!("{refused:#}");
     assert!(message.contains("(tls)"), "{message}");
     assert_eq!(server.stats.requests(), before);
 }
