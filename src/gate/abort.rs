@@ -60,10 +60,16 @@ impl Gate {
             after_ns: 0,
         };
         if t.metric.per_job() {
-            let skipped = job.totals.schedule.skipped as f64;
-            let what = "slots skipped so far; the count can only grow";
-            return grown_past(t.compare, skipped, t.bound)
-                .then(|| breach(job.name.to_owned(), format!("{skipped} {what}")));
+            let s = &job.totals.schedule;
+            // `dropped` at the end also holds the slots still unsent then; so far it is at
+            // least the slots skipped and those dropped while every slot was busy.
+            let (count, what) = match t.metric {
+                Metric::Skipped => (s.skipped, "slots skipped"),
+                _ => (s.skipped + s.dropped, "slots skipped or dropped"),
+            };
+            let reason = format!("{count} {what} so far; the count can only grow");
+            return grown_past(t.compare, count as f64, t.bound)
+                .then(|| breach(job.name.to_owned(), reason));
         }
         let ops = job.totals.op_names.iter().zip(&job.totals.measured);
         ops.filter(|(name, _)| self.scope.op.as_deref().is_none_or(|op| op == **name))
@@ -205,6 +211,13 @@ mod tests {
         assert!(!broken("errors > 5", &t, None), "more errors may come");
         assert!(broken("dropped == 0", &t, None));
         assert!(!broken("skipped <= 2", &t, None));
+        let mut busy = totals(&[1_000], 0, 0);
+        busy.schedule.dropped = 4;
+        assert!(
+            broken("dropped < 3", &busy, None),
+            "dropped while busy counts"
+        );
+        assert!(!broken("skipped == 0", &busy, None));
     }
 
     #[test]
