@@ -726,6 +726,64 @@ mod tests {
         assert_eq!(&sql[range.clone()], "{id}");
     }
 
+    fn job(rest: &str) -> Result<crate::workload::Workload, String> {
+        let text = format!(
+            "name = \"t\"\n[[jobs]]\nkind = \"postgres\"\nname = \"pg\"\n\
+             url = \"postgres://u@h/db\"\n{rest}"
+        );
+        crate::workload::load_str("t.toml", &text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_statement_naming_no_parameter_is_placed_and_a_spelling_suggested() {
+        let error = job("[jobs.workload]\nkind = \"custom\"\n\
+             transactions = [{ name = \"r\", statements = [\"SELECT {idd}\"] }]\n\
+             params = { id = { kind = \"int\", min = 1, max = 9 } }\n")
+        .unwrap_err();
+        assert!(
+            error.contains("jobs[0].workload.transactions[0].statements[0]"),
+            "{error}"
+        );
+        assert!(error.contains("did you mean `id`?"), "{error}");
+    }
+
+    #[test]
+    fn workload_keys_are_checked_by_kind() {
+        let error =
+            job("[jobs.workload]\nkind = \"ycsb\"\ncore = \"a\"\nrecord = 5\n").unwrap_err();
+        assert!(error.contains("did you mean `records`?"), "{error}");
+        let error = job("[jobs.workload]\nkind = \"ycsb\"\ncore = \"g\"\n").unwrap_err();
+        assert!(error.contains("unknown core `g`"), "{error}");
+        let error =
+            job("[jobs.load]\nmodel = \"open\"\nrate = \"10\"\nmax_in_flight = 4\n").unwrap_err();
+        assert!(error.contains("set connections"), "{error}");
+    }
+
+    #[test]
+    fn shards_split_connections_but_never_race_to_init() {
+        let whole = job("connections = 5\nops = 100\n").unwrap();
+        let shard = Shard::new(1, 2).unwrap();
+        let refused = whole.shard(shard).unwrap_err().to_string();
+        assert!(refused.contains("init = \"never\""), "{refused}");
+        let whole = job("connections = 5\nops = 100\ninit = \"never\"\n").unwrap();
+        let parts: Vec<SqlJob> = (1..=2)
+            .map(|i| {
+                match whole
+                    .shard(Shard::new(i, 2).unwrap())
+                    .unwrap()
+                    .jobs
+                    .remove(0)
+                {
+                    crate::workload::Job::Postgres(job) => job,
+                    _ => unreachable!(),
+                }
+            })
+            .collect();
+        assert_eq!(parts.iter().map(|j| j.connections).sum::<u32>(), 5);
+        assert_eq!(parts.iter().map(|j| j.ops.unwrap()).sum::<u64>(), 100);
+        assert_ne!(parts[0].seed, parts[1].seed);
+    }
+
     #[test]
     fn tls_is_asked_for_in_the_query() {
         assert!(asks_for_tls("postgres://h/db?sslmode=require"));
