@@ -12,7 +12,7 @@
 # two built-in transactions: select-only (pgbench -S) and the default TPC-B-like one.
 # plimsoll gets a one-second warmup, since pgbench also leaves its connection time out of its
 # rate, and draws no HTML report (--no-report), so that is not in its CPU. pgbench logs one
-# aggregate line per run (--aggregate-interval) for its largest latency.
+# aggregate line per second (--aggregate-interval) for its largest latency.
 # Prints per transaction the median transactions per second of each tool and their ratio, the
 # median mean and largest latency of each, and the ratio of client CPU seconds (user + system)
 # per transaction.
@@ -99,19 +99,20 @@ run_pgbench() {
   if [[ $1 == true ]]; then
     mode=(-S)
   fi
-  rm -f "$WORK"/pgb*
+  rm -f "$WORK"/agg.*
   cpu=$(cpu_of sh -c "cd $WORK && ${PGBENCH[*]} ${mode[*]} -M prepared -n -c $CLIENTS \
-    -j $THREADS -T $SECONDS_PER_RUN -l --aggregate-interval=$SECONDS_PER_RUN \
-    --log-prefix=$WORK/pgb postgres >$WORK/pgbench.out 2>&1")
-  python3 - "$WORK/pgbench.out" "$cpu" "$WORK"/pgb* <<'PY'
+    -j $THREADS -T $SECONDS_PER_RUN -l --aggregate-interval=1 \
+    --log-prefix=$WORK/agg postgres >$WORK/pgbench.out 2>&1")
+  python3 - "$WORK/pgbench.out" "$cpu" "$WORK"/agg.* <<'PY'
 import re, sys
 out = open(sys.argv[1]).read()
 tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out).group(1))
 mean = float(re.search(r"latency average = ([0-9.]+) ms", out).group(1))
 n = int(re.search(r"number of transactions actually processed: (\d+)", out).group(1))
-# Aggregate lines: start, count, sum, sum of squares, min, max (microseconds).
-peak = max(int(line.split()[5]) for path in sys.argv[3:] for line in open(path) if line.strip())
-print(n, tps, mean, peak / 1e3, sys.argv[2])
+# Aggregate lines, one per second: start, count, sum, sum of squares, min, max (microseconds);
+# pgbench may leave out the last, partial second.
+peaks = [int(line.split()[5]) for path in sys.argv[3:] for line in open(path) if line.strip()]
+print(n, tps, mean, max(peaks) / 1e3 if peaks else float("nan"), sys.argv[2])
 PY
 }
 
