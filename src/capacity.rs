@@ -249,8 +249,8 @@ fn clear_thresholds(job: &mut Job) {
         Job::Disk(j) => j.thresholds.clear(),
         Job::Redis(j) => j.thresholds.clear(),
         Job::Null(j) => j.thresholds.clear(),
-        Job::Postgres(j) => j.thresholds.clear(),
         Job::Http(j) => j.thresholds.clear(),
+        Job::Postgres(j) | Job::Mysql(j) => j.thresholds.clear(),
     }
 }
 

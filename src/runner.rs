@@ -269,7 +269,7 @@ pub fn check(workload: &Workload) -> Result<(), SetupError> {
     workload.jobs.iter().try_for_each(|job| match job {
         Job::Disk(disk) => PreparedDisk::check(disk),
         Job::Http(http) => PreparedHttp::check(http),
-        Job::Redis(_) | Job::Null(_) | Job::Postgres(_) => Ok(()),
+        Job::Redis(_) | Job::Null(_) | Job::Postgres(_) | Job::Mysql(_) => Ok(()),
     })
 }
 
@@ -303,6 +303,9 @@ fn prepare(
             sql, duration, stop,
         )?)),
         Job::Http(http) => Ok(Box::new(PreparedHttp::prepare(http, duration)?)),
+        Job::Mysql(sql) => Ok(Box::new(crate::drivers::mysql::prepare(
+            sql, duration, stop,
+        )?)),
     }
 }
 

@@ -124,7 +124,7 @@ fn an_unknown_kind_names_the_valid_kinds() {
     let message = only(&text, 5, 8, Some("jobs[0].kind (randread)"));
     assert_eq!(
         message,
-        "unknown job kind `mongodb`; use one of disk, redis, null, postgres, http"
+        "unknown job kind `mongodb`; use one of disk, redis, null, postgres, http, mysql"
     );
     let text = BASE.replace(r#"kind = "disk""#, r#"kind = "dsk""#);
     assert!(only(&text, 5, 8, Some("jobs[0].kind (randread)")).ends_with("did you mean `disk`?"));
@@ -136,7 +136,7 @@ fn a_job_without_kind_is_told_to_add_one() {
     let message = only(&text, 4, 1, Some("jobs[0] (randread)"));
     assert_eq!(
         message,
-        "missing key `kind` (valid: disk, redis, null, postgres, http); add it, like `kind = \"disk\"`"
+        "missing key `kind` (valid: disk, redis, null, postgres, http, mysql); add it, like `kind = \"disk\"`"
     );
 }
 

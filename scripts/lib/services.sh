@@ -38,8 +38,10 @@ have_postgres() {
     compgen -G '/usr/lib/postgresql/*/bin/postgres'
 } >/dev/null
 
+# tests/mysql.rs also starts throwaway servers of its own with mariadb-install-db.
 have_mariadb() {
-  [[ -x /usr/sbin/mariadbd ]] && command -v mariadb-admin && command -v mariadb
+  [[ -x /usr/sbin/mariadbd ]] && command -v mariadb-admin && command -v mariadb &&
+    command -v mariadb-install-db
 } >/dev/null
 
 have_redis() {

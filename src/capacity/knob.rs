@@ -58,10 +58,14 @@ impl Knob {
         match job {
             Job::Null(null) if null.load.is_open() => rate_knob(open_start(&null.load)),
             Job::Redis(redis) if redis.load.is_open() => rate_knob(open_start(&redis.load)),
-            Job::Postgres(sql) if sql.load.is_open() => rate_knob(open_start(&sql.load)),
-            Job::Postgres(sql) => connections(sql.connections, sql.threads, MAX_SQL_CONNECTIONS),
             Job::Http(http) if http.load.is_open() => rate_knob(open_start(&http.load)),
             Job::Http(http) => connections(http.connections, http.threads, MAX_HTTP_CONNECTIONS),
+            Job::Postgres(sql) | Job::Mysql(sql) if sql.load.is_open() => {
+                rate_knob(open_start(&sql.load))
+            }
+            Job::Postgres(sql) | Job::Mysql(sql) => {
+                connections(sql.connections, sql.threads, MAX_SQL_CONNECTIONS)
+            }
             Job::Null(null) => null_knob(null),
             Job::Redis(redis) => redis_knob(redis),
             Job::Disk(disk) => disk_knob(disk),
@@ -76,10 +80,10 @@ impl Knob {
         match (&mut job, self.kind) {
             (Job::Null(n), KnobKind::Rate) => constant_rate(&mut n.load, load),
             (Job::Redis(r), KnobKind::Rate) => constant_rate(&mut r.load, load),
-            (Job::Postgres(p), KnobKind::Rate) => constant_rate(&mut p.load, load),
-            (Job::Postgres(p), _) => p.connections = whole,
             (Job::Http(h), KnobKind::Rate) => constant_rate(&mut h.load, load),
             (Job::Http(h), _) => h.connections = whole,
+            (Job::Postgres(p) | Job::Mysql(p), KnobKind::Rate) => constant_rate(&mut p.load, load),
+            (Job::Postgres(p) | Job::Mysql(p), _) => p.connections = whole,
             (Job::Null(n), _) => n.queue_depth = whole,
             (Job::Redis(r), _) => r.connections = whole,
             (Job::Disk(d), KnobKind::Workers) => d.workers = whole,

@@ -4,6 +4,7 @@
 
 pub mod disk;
 pub mod http;
+pub mod mysql;
 pub mod null;
 pub mod postgres;
 pub mod redis;

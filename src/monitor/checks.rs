@@ -76,7 +76,7 @@ fn job_checks(
 ) -> Vec<Check> {
     let disk = match spec {
         Job::Disk(disk) => Some(disk),
-        Job::Redis(_) | Job::Null(_) | Job::Postgres(_) | Job::Http(_) => None,
+        Job::Redis(_) | Job::Null(_) | Job::Postgres(_) | Job::Mysql(_) | Job::Http(_) => None,
     };
     let window_s = window_s(results);
     let checks = [

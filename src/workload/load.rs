@@ -129,7 +129,7 @@ fn deserialize_job(job: &Spanned<DeValue>) -> Result<Job, toml::de::Error> {
     let kind = table
         .and_then(|t| t.get("kind"))
         .and_then(|k| k.get_ref().as_str());
-    let (Some(table), Some(kind @ ("disk" | "redis" | "null" | "postgres" | "http"))) =
+    let (Some(table), Some(kind @ ("disk" | "redis" | "null" | "postgres" | "http" | "mysql"))) =
         (table, kind)
     else {
         return Job::deserialize(ValueDeserializer::from(job.clone()));
@@ -142,6 +142,7 @@ fn deserialize_job(job: &Spanned<DeValue>) -> Result<Job, toml::de::Error> {
         "null" => NullJob::deserialize(input).map(Job::Null),
         "postgres" => SqlJob::deserialize(input).map(Job::Postgres),
         "http" => HttpJob::deserialize(input).map(Job::Http),
+        "mysql" => SqlJob::deserialize(input).map(Job::Mysql),
         _ => RedisJob::deserialize(input).map(Job::Redis),
     }
 }

@@ -86,6 +86,7 @@ pub enum Job {
     Null(NullJob),
     Postgres(SqlJob),
     Http(HttpJob),
+    Mysql(SqlJob),
 }
 
 /// The value checks loading makes, for a workload changed in code (a capacity search's
@@ -103,8 +104,8 @@ impl Job {
             Job::Disk(job) => &job.name,
             Job::Redis(job) => &job.name,
             Job::Null(job) => &job.name,
-            Job::Postgres(job) => &job.name,
             Job::Http(job) => &job.name,
+            Job::Postgres(job) | Job::Mysql(job) => &job.name,
         }
     }
 
@@ -114,8 +115,8 @@ impl Job {
             Job::Disk(job) => &job.thresholds,
             Job::Redis(job) => &job.thresholds,
             Job::Null(job) => &job.thresholds,
-            Job::Postgres(job) => &job.thresholds,
             Job::Http(job) => &job.thresholds,
+            Job::Postgres(job) | Job::Mysql(job) => &job.thresholds,
         }
     }
 }

@@ -112,7 +112,7 @@ mod tests {
     fn tagged_enums_list_their_kinds_and_each_kind_its_keys() {
         assert_eq!(
             kinds::<Job>(),
-            ["disk", "redis", "null", "postgres", "http"]
+            ["disk", "redis", "null", "postgres", "http", "mysql"]
         );
         assert_eq!(kind_fields::<Job>("disk"), fields::<DiskJob>());
         assert_eq!(

@@ -62,8 +62,8 @@ fn check_job(path: FieldPath, job: &Spanned<DeValue>) -> Vec<Finding> {
         "disk" => findings.extend(check_disk(table, &path)),
         "redis" => findings.extend(check_redis(table, &path)),
         "null" => findings.extend(check_null(table, &path)),
-        "postgres" => findings.extend(check_sql(table, &path)),
         "http" => findings.extend(check_http(table, &path)),
+        "postgres" | "mysql" => findings.extend(check_sql(table, &path)),
         _ => {}
     }
     findings
@@ -76,6 +76,7 @@ fn kind_job(kind: &str) -> &'static str {
         "null" => "a null job",
         "postgres" => "a postgres job",
         "http" => "an http job",
+        "mysql" => "a mysql job",
         _ => "this kind of job",
     }
 }

@@ -65,6 +65,7 @@ impl Job {
             Job::Null(job) => Job::Null(job.shard(shard)?),
             Job::Postgres(job) => Job::Postgres(job.shard(shard)?),
             Job::Http(job) => Job::Http(job.shard(shard)?),
+            Job::Mysql(job) => Job::Mysql(job.shard(shard)?),
         })
     }
 }

@@ -38,6 +38,14 @@ impl Dialect {
         }
     }
 
+    /// What the URL's query says to ask for TLS.
+    fn tls_query(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "?sslmode=require",
+            Dialect::Mysql => "?ssl-mode=REQUIRED",
+        }
+    }
+
     fn example_url(self) -> &'static str {
         match self {
             Dialect::Postgres => "postgres://user:password@127.0.0.1:5432/test",
@@ -477,15 +485,16 @@ fn check_url(job: &SqlJob, dialect: Dialect, path: &FieldPath, ensure: &mut Ensu
         ),
     );
     let over_tls = asks_for_tls(&job.url);
+    let query = dialect.tls_query();
     ensure(
         over_tls || job.tls_ca.is_none(),
         path.key("tls_ca"),
-        "tls_ca needs TLS; add `?sslmode=require` to the url, or remove tls_ca".into(),
+        format!("tls_ca needs TLS; add `{query}` to the url, or remove tls_ca"),
     );
     ensure(
         over_tls || !job.tls_insecure,
         path.key("tls_insecure"),
-        "tls_insecure needs TLS; add `?sslmode=require` to the url, or remove tls_insecure".into(),
+        format!("tls_insecure needs TLS; add `{query}` to the url, or remove tls_insecure"),
     );
     ensure(
         !(job.tls_insecure && job.tls_ca.is_some()),

@@ -52,6 +52,11 @@ pub(crate) fn check(workload: &Workload) -> Vec<Finding> {
             Job::Http(http) => checks
                 .0
                 .extend(super::http::check(http, &FieldPath::job(i))),
+            Job::Mysql(sql) => checks.0.extend(super::sql::check(
+                sql,
+                super::Dialect::Mysql,
+                &FieldPath::job(i),
+            )),
         }
     }
     checks.0

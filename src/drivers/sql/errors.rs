@@ -37,6 +37,8 @@ pub enum SqlErrorKind {
 pub enum Retry {
     Serialization,
     Deadlock,
+    /// A lock not granted in time (MySQL's error 1205, whose SQLSTATE is the generic HY000).
+    LockWait,
 }
 
 impl Retry {

@@ -18,10 +18,16 @@ use crate::load::lanes::{Lane, Shared, Ticket};
 use crate::measure::{CounterId, OpId};
 
 /// The job's named counters, in [`CounterId`] order.
-pub(super) const COUNTERS: [&str; 3] = ["reconnects", "serialization_retries", "deadlock_retries"];
+pub(super) const COUNTERS: [&str; 4] = [
+    "reconnects",
+    "serialization_retries",
+    "deadlock_retries",
+    "lock_wait_retries",
+];
 const RECONNECTS: CounterId = CounterId(0);
 const SERIALIZATION_RETRIES: CounterId = CounterId(1);
 const DEADLOCK_RETRIES: CounterId = CounterId(2);
+const LOCK_WAIT_RETRIES: CounterId = CounterId(3);
 
 /// How long a lane waits after a failed connection attempt before the next, so that a
 /// server that is down is not hammered.
@@ -109,6 +115,7 @@ impl<B: Backend> SqlLane<B> {
                 let counter = match reason {
                     Retry::Serialization => SERIALIZATION_RETRIES,
                     Retry::Deadlock => DEADLOCK_RETRIES,
+                    Retry::LockWait => LOCK_WAIT_RETRIES,
                 };
                 shared
                     .recorder

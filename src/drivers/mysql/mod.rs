@@ -1,0 +1,203 @@
+//! The MySQL and MariaDB driver: mysql_async connections with the workload's statements
+//! prepared, TLS through rustls when the URL asks for it, and multi-row prepared INSERTs for
+//! init.
+//!
+//! Like the PostgreSQL driver this module is only the wire; the transactions, init, retries,
+//! reconnects and recording are the shared SQL layer's (`crate::drivers::sql`). The URL's
+//! password never leaves it: facts, logs and errors use the redacted URL.
+
+mod admin;
+mod conn;
+
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use mysql_async::{Opts, OptsBuilder, SslOpts};
+
+use crate::drivers::SetupError;
+use crate::drivers::sql::{Backend, Placeholders, PreparedSql, SqlError, SqlErrorKind};
+use crate::workload::{SqlJob, asks_for_tls, redact_url};
+
+use admin::MyAdmin;
+use conn::{MyConn, classify};
+
+pub type PreparedMysql = PreparedSql<Mysql>;
+
+/// Prepared statements each connection keeps. mysql_async closes the least recently used one
+/// past its cache size, which would leave a lane holding a closed statement, so the cache
+/// must hold every statement of the plan (a plan times at most 255 operations).
+const STATEMENT_CACHE: usize = 512;
+
+/// The URL query keys that ask for TLS the way other MySQL clients say it; mysql_async knows
+/// only its own `require_ssl`, so these are read here and taken out.
+const TLS_KEYS: [&str; 3] = ["ssl-mode", "ssl_mode", "sslmode"];
+
+/// Checks the URL, connects, runs init and prepares every statement; see
+/// [`PreparedSql::prepare`].
+pub fn prepare(
+    job: &SqlJob,
+    duration: Duration,
+    stop: &AtomicBool,
+) -> Result<PreparedMysql, SetupError> {
+    let backend = Mysql::new(job).map_err(|message| SetupError::Input {
+        job: job.name.clone(),
+        message,
+    })?;
+    PreparedSql::prepare(job, backend, duration, stop)
+}
+
+/// How to reach one MySQL or MariaDB server.
+pub struct Mysql {
+    /// For setup: the URL's database, which the job's `schema` may not be yet.
+    admin_opts: Opts,
+    /// For the lanes: in the job's schema.
+    opts: Opts,
+    schema: Option<String>,
+    timeout: Duration,
+}
+
+impl Mysql {
+    fn new(job: &SqlJob) -> Result<Mysql, String> {
+        let unusable = |e: &dyn std::fmt::Display| {
+            format!("url `{}` is not usable: {e}", redact_url(&job.url))
+        };
+        let url = client_url(&job.url);
+        let opts = Opts::from_url(&url).map_err(|e| unusable(&e))?;
+        if opts.db_name().is_none() && job.schema.is_none() {
+            return Err(format!(
+                "url `{}` names no database, and the job sets no schema; end the url with one, \
+                 like `mysql://root@127.0.0.1:3306/test`, or set `schema = \"bench\"`",
+                redact_url(&job.url)
+            ));
+        }
+        let mut builder = OptsBuilder::from_opts(opts)
+            .stmt_cache_size(STATEMENT_CACHE)
+            .tcp_nodelay(true);
+        if asks_for_tls(&job.url) {
+            builder = builder.ssl_opts(ssl_opts(job)?);
+        }
+        let admin_opts = Opts::from(builder.clone());
+        let database = (job.schema.clone()).or_else(|| admin_opts.db_name().map(str::to_owned));
+        let opts = Opts::from(builder.db_name(database));
+        Ok(Mysql {
+            admin_opts,
+            opts,
+            schema: job.schema.clone(),
+            timeout: job.timeout.0,
+        })
+    }
+
+    async fn open(&self, opts: &Opts) -> Result<mysql_async::Conn, SqlError> {
+        let attempt = mysql_async::Conn::new(opts.clone());
+        let connected = match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(connected) => connected,
+            Err(_) => return Err(SqlError::timeout()),
+        };
+        connected.map_err(|e| {
+            let mut error = classify(&e);
+            if !matches!(error.kind, SqlErrorKind::State(_)) {
+                error.kind = SqlErrorKind::Connect;
+            }
+            error.connection_lost = true;
+            error
+        })
+    }
+}
+
+/// The URL as mysql_async reads it: scheme `mysql`, and the other clients' TLS keys replaced by
+/// its own `require_ssl` (TLS is then set up from the job's keys).
+fn client_url(url: &str) -> String {
+    let url = match url.strip_prefix("mariadb://") {
+        Some(rest) => format!("mysql://{rest}"),
+        None => url.to_owned(),
+    };
+    let Some((base, query)) = url.split_once('?') else {
+        return url;
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split_once('=').map_or(*pair, |(k, _)| k);
+            !TLS_KEYS.contains(&key.to_ascii_lowercase().as_str())
+                && !key.eq_ignore_ascii_case("require_ssl")
+        })
+        .collect();
+    match kept.is_empty() {
+        true => base.to_owned(),
+        false => format!("{base}?{}", kept.join("&")),
+    }
+}
+
+/// TLS as the job says: the server's certificate checked against the bundled web roots (the
+/// system's store is not read: mysql_async's rustls set-up takes webpki's roots), against
+/// `tls_ca` alone, or not at all with `tls_insecure`.
+fn ssl_opts(job: &SqlJob) -> Result<SslOpts, String> {
+    let opts = SslOpts::default();
+    if job.tls_insecure {
+        return Ok(opts
+            .with_danger_accept_invalid_certs(true)
+            .with_danger_skip_domain_validation(true));
+    }
+    let Some(ca) = &job.tls_ca else {
+        return Ok(opts);
+    };
+    // Read here, so a missing file is a setup error naming the key rather than a failure
+    // at every connection attempt.
+    let pem =
+        std::fs::read(ca).map_err(|e| format!("tls_ca `{}` cannot be read: {e}", ca.display()))?;
+    if !pem
+        .windows(b"-----BEGIN CERTIFICATE-----".len())
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+    {
+        return Err(format!(
+            "tls_ca `{}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            ca.display()
+        ));
+    }
+    Ok(opts
+        .with_root_certs(vec![pem.into()])
+        .with_disable_built_in_roots(true))
+}
+
+impl Backend for Mysql {
+    const KIND: &'static str = "mysql";
+    const PLACEHOLDERS: Placeholders = Placeholders::Positional;
+    type Conn = MyConn;
+    type Admin = MyAdmin;
+
+    async fn connect(&self, statements: &[String]) -> Result<MyConn, SqlError> {
+        let conn = self.open(&self.opts).await?;
+        MyConn::prepare(conn, statements).await
+    }
+
+    async fn admin(&self) -> Result<MyAdmin, SqlError> {
+        let conn = self.open(&self.admin_opts).await?;
+        let mut admin = MyAdmin::new(conn);
+        if let Some(schema) = &self.schema {
+            use crate::drivers::sql::Admin as _;
+            admin
+                .run(&format!("CREATE DATABASE IF NOT EXISTS {schema}"))
+                .await?;
+            admin.run(&format!("USE {schema}")).await?;
+        }
+        Ok(admin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_clients_tls_keys_and_the_mariadb_scheme_become_mysql_asyncs() {
+        assert_eq!(
+            client_url("mariadb://u:p@h:3306/db?ssl-mode=REQUIRED"),
+            "mysql://u:p@h:3306/db"
+        );
+        assert_eq!(
+            client_url("mysql://h/db?sslmode=require&pool_max=5&require_ssl=true"),
+            "mysql://h/db?pool_max=5"
+        );
+        assert_eq!(client_url("mysql://h/db"), "mysql://h/db");
+    }
+}
