@@ -595,12 +595,9 @@ impl Comparison {
         self.metrics.iter().any(|m| m.failed)
     }
 
-    /// The terminal table, warnings first.
+    /// The terminal table. Its warnings are the caller's to show, on stderr, once.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        for warning in &self.warnings {
-            let _ = writeln!(out, "warning: {warning}");
-        }
         if let Some(line) = self.runs_line() {
             let _ = writeln!(out, "{line}");
         }

@@ -15,6 +15,7 @@ pub mod host;
 pub mod load;
 pub mod measure;
 pub mod monitor;
+pub mod redact;
 pub mod report;
 pub mod results;
 pub mod runner;

@@ -18,6 +18,22 @@ use plimsoll::results::{RunResults, RunStatus};
 use plimsoll::runner::{self, RunOptions};
 use plimsoll::workload::{self, Workload};
 
+/// Summary lines go to stdout through these, which ignore a closed pipe: with `plimsoll run |
+/// head` the report still gets written and the exit code still tells the verdict.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
@@ -47,7 +63,7 @@ fn validate(path: &Path, shards: Option<u32>) -> u8 {
     match checked {
         Ok(w) => {
             let split = shards.map_or(String::new(), |n| format!(", splits over {n} shards"));
-            println!(
+            outln!(
                 "{}: ok ({} job{}{split})",
                 path.display(),
                 w.jobs.len(),
@@ -141,8 +157,8 @@ fn run(args: RunArgs) -> u8 {
         return fail(exit::FAILURE, &e);
     }
     if !args.quiet {
-        print!("{}", plimsoll::report::terminal::summary(&results));
-        println!("\nresults: {}", folder.join("results.json").display());
+        out!("{}", plimsoll::report::terminal::summary(&results));
+        outln!("\nresults: {}", folder.join("results.json").display());
     }
     // The results are safe on disk; a report that fails to render can be rebuilt from them.
     if let Err(code) = write_report(&results, &folder, &args) {
@@ -225,8 +241,8 @@ fn merge(args: &MergeArgs) -> u8 {
         let message = format!("cannot write {}: {e}", args.output.display());
         return fail(exit::FAILURE, &message);
     }
-    print!("{}", plimsoll::report::terminal::summary(&merged));
-    println!("\nresults: {}", args.output.display());
+    out!("{}", plimsoll::report::terminal::summary(&merged));
+    outln!("\nresults: {}", args.output.display());
     status_code(&merged)
 }
 
@@ -294,9 +310,9 @@ fn repeat(plan: &Plan, args: &RunArgs) -> u8 {
             break;
         }
         if !args.quiet {
-            println!("{label} of {total}:");
-            print!("{}", plimsoll::report::terminal::summary(&results));
-            println!("\nresults: {}", run_folder.join("results.json").display());
+            outln!("{label} of {total}:");
+            out!("{}", plimsoll::report::terminal::summary(&results));
+            outln!("\nresults: {}", run_folder.join("results.json").display());
         }
         let written = write_report(&results, &run_folder, args);
         codes.push(written.err().unwrap_or_else(|| status_code(&results)));
@@ -306,7 +322,7 @@ fn repeat(plan: &Plan, args: &RunArgs) -> u8 {
             break;
         }
         if !args.quiet && k < total {
-            println!();
+            outln!();
         }
     }
     let runs: Vec<(String, &[gate::ThresholdResult])> = done
@@ -320,8 +336,8 @@ fn repeat(plan: &Plan, args: &RunArgs) -> u8 {
         return fail(exit::FAILURE, &e);
     }
     if !args.quiet {
-        println!("\n{}", repeat_line(&done, total));
-        println!("runs: {}", folder.display());
+        outln!("\n{}", repeat_line(&done, total));
+        outln!("runs: {}", folder.display());
     }
     combined(&codes)
 }
@@ -371,7 +387,7 @@ fn write_report(results: &RunResults, folder: &Path, args: &RunArgs) -> Result<(
     }
     match plimsoll::report::write_folder(results, folder) {
         Ok(files) if !args.quiet => {
-            println!("report: {}", files.index.display());
+            outln!("report: {}", files.index.display());
             Ok(())
         }
         Ok(_) => Ok(()),
@@ -435,12 +451,12 @@ fn capacity(args: CapacityArgs) -> u8 {
         return fail(exit::FAILURE, &message);
     }
     if !args.quiet {
-        println!("{}", plimsoll::report::capacity::summary(&results));
-        println!("results: {}", output.display());
+        outln!("{}", plimsoll::report::capacity::summary(&results));
+        outln!("results: {}", output.display());
     }
     if !args.no_report {
         match plimsoll::report::write_folder(&results, &folder) {
-            Ok(files) if !args.quiet => println!("report: {}", files.index.display()),
+            Ok(files) if !args.quiet => outln!("report: {}", files.index.display()),
             Ok(_) => {}
             Err(e) => return fail(exit::FAILURE, &e),
         }
@@ -474,7 +490,7 @@ fn report(path: &Path, output: Option<PathBuf>) -> u8 {
     let folder = output.unwrap_or_else(|| parent.unwrap_or(Path::new(".")).to_owned());
     match plimsoll::report::write_folder(&results, &folder) {
         Ok(files) => {
-            println!("report: {}", files.index.display());
+            outln!("report: {}", files.index.display());
             exit::OK
         }
         Err(e) => fail(exit::FAILURE, &e),
@@ -494,7 +510,12 @@ fn compare(args: &CompareArgs) -> u8 {
     for warning in &comparison.warnings {
         eprintln!("plimsoll: warning: {warning}");
     }
-    print!("{}", comparison.table());
+    out!("{}", comparison.table());
+    if comparison.metrics.is_empty() {
+        // Nothing in common (other jobs or operations) is a wrong pair of files, not a pass.
+        let why = "the two sides share no job and operation, so nothing was compared";
+        return fail(exit::BAD_INPUT, &why);
+    }
     let junit = plimsoll::ci::junit("plimsoll compare", &comparison.test_cases());
     if let Err(e) = write_ci(&args.ci, &junit, &comparison.markdown()) {
         return fail(exit::FAILURE, &e);

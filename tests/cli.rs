@@ -322,3 +322,94 @@ fn ctrl_c_while_a_large_file_is_laid_out_stops_at_once_and_removes_it() {
         "half-laid file removed"
     );
 }
+
+fn null_workload(dir: &Path, job: &str) -> PathBuf {
+    let body = format!(
+        "name = \"cli-null\"\nduration = \"1s\"\ninterval = \"500ms\"\n\n[[jobs]]\n\
+         kind = \"null\"\nname = \"{job}\"\ndelay = \"1ms\"\n"
+    );
+    let path = dir.join(format!("{job}.toml"));
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn a_closed_stdout_costs_neither_the_report_nor_the_exit_code() {
+    let dir = scratch();
+    let workload = null_workload(dir.path(), "n");
+    let out = dir.path().join("out");
+    let mut child = plimsoll()
+        .arg("run")
+        .arg(&workload)
+        .arg("-o")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the summary is printed, as with `plimsoll run | head -0`.
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(
+        out.join("index.html").is_file(),
+        "the report was not written"
+    );
+    let results = read_results(&out.join("results.json"));
+    assert_eq!(results["status"], "complete");
+}
+
+#[test]
+fn passwords_in_malformed_urls_stay_out_of_the_error() {
+    let dir = scratch();
+    let cases = [
+        ("redis", "url = \"redis//:SEKRIT1@127.0.0.1:6379\""),
+        (
+            "postgres",
+            "url = \"host=127.0.0.1 password=SEKRIT2 dbname=test\"",
+        ),
+        ("http", "base_url = \"u:SEKRIT3@127.0.0.1:18731\""),
+    ];
+    for (kind, url) in cases {
+        let body = format!("name = \"pw\"\n\n[[jobs]]\nkind = \"{kind}\"\nname = \"j\"\n{url}\n");
+        let path = write_workload(dir.path(), &body);
+        let output = plimsoll().arg("validate").arg(&path).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{kind}: {stderr}");
+        assert!(
+            stderr.contains("url"),
+            "{kind}: the error names the field: {stderr}"
+        );
+        assert!(
+            !stderr.contains("SEKRIT"),
+            "{kind}: password shown: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn comparing_runs_that_share_no_operation_is_bad_input() {
+    let dir = scratch();
+    let mut results = Vec::new();
+    for job in ["left", "right"] {
+        let out = dir.path().join(job);
+        let status = plimsoll()
+            .arg("run")
+            .arg(null_workload(dir.path(), job))
+            .args(["--quiet", "--no-report", "-o"])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
+        results.push(out.join("results.json"));
+    }
+    let output = plimsoll().arg("compare").args(&results).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("nothing was compared"), "{stderr}");
+    assert_eq!(
+        stderr.matches("is only in the baseline").count(),
+        1,
+        "each warning once: {stderr}"
+    );
+}

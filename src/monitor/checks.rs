@@ -287,7 +287,10 @@ fn closed_figures(
     window_s: f64,
 ) -> Option<ClosedFigures> {
     let load = job.load.as_ref()?;
-    let fixed = load.model == "closed" && load.think_time_ns.is_none();
+    // A SQL job times its statements inside its transactions: the operations nest, so their
+    // counts cannot be summed into one throughput. Not checked for them yet.
+    let nested = matches!(job.kind.as_str(), "postgres" | "mysql");
+    let fixed = load.model == "closed" && load.think_time_ns.is_none() && !nested;
     let capped = disk.is_some_and(|d| d.iops_cap.is_some() || d.bandwidth_cap.is_some());
     if !fixed || capped || window_s <= 0.0 {
         return None;

@@ -8,7 +8,7 @@ pub mod format;
 pub mod hlog;
 pub mod html;
 pub mod progress;
-pub mod redact;
+pub use crate::redact;
 pub mod resources;
 pub mod series;
 pub mod terminal;

@@ -172,8 +172,9 @@ impl LoadResults {
             format!(
                 "the target was the limit: replies took {service} on average, so the rate needs \
                  about {needed:.0} requests in flight and the job allows {limit:.0}; raise \
-                 connections, pipeline or max_in_flight if the server has headroom, or lower \
-                 the rate"
+                 its in-flight limit (load.max_in_flight, or what sets it for the kind: \
+                 connections and pipeline, or workers and queue_depth) if the server has \
+                 headroom, or lower the rate"
             )
         } else {
             format!(

@@ -488,13 +488,15 @@ fn error_counts(tally: &ErrorTally) -> Vec<ErrorCount> {
 
 impl RunResults {
     /// Writes the document atomically: a reader never sees half a file, and a failed write
-    /// leaves any earlier file in place.
+    /// leaves any earlier file in place. Secrets the workload holds (passwords, header
+    /// tokens) are masked first: results files get attached to CI runs and tickets.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
         let partial = path.with_extension("json.partial");
-        let mut text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        let shown = crate::redact::results(self);
+        let mut text = serde_json::to_string_pretty(&shown).map_err(std::io::Error::other)?;
         text.push('\n');
         std::fs::write(&partial, text)?;
         std::fs::rename(&partial, path)

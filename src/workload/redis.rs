@@ -191,12 +191,12 @@ impl RedisJob {
 /// The URL with its password (if any) replaced by `***`, for logs, results and summaries.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return redact_loose(url);
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
     let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_owned();
+        return format!("{scheme}://{authority}{}", redact_query(tail));
     };
     let user = match userinfo.split_once(':') {
         Some((user, _password)) => format!("{user}:***"),
@@ -204,6 +204,18 @@ pub fn redact_url(url: &str) -> String {
         None => String::new(),
     };
     format!("{scheme}://{user}@{host}{}", redact_query(tail))
+}
+
+/// A string that is not `scheme://...` is most often a URL mistyped (`redis//:pw@host`,
+/// `user:pw@host`) or a key/value connection string (`host=h password=pw`), and it is exactly
+/// the one an error message quotes back: everything before an `@` and every `password=` value
+/// are masked, whatever the shape.
+fn redact_loose(text: &str) -> String {
+    let masked = crate::redact::key_values(text);
+    match masked.rfind('@') {
+        Some(at) => format!("***{}", &masked[at..]),
+        None => masked,
+    }
 }
 
 /// `?password=...` is another way to give one.

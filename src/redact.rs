@@ -9,11 +9,49 @@ use crate::results::RunResults;
 
 const MASK: &str = "***";
 
-/// Key names whose values are secrets wherever they appear in a workload or target.
-const SECRET_KEYS: [&str; 5] = ["password", "passwd", "pass", "secret", "token"];
+/// Key names whose values are secrets wherever they appear in a workload or target, header
+/// names among them (compared with `-` read as `_`: `x-api-key` ends in `_api_key`).
+const SECRET_KEYS: [&str; 9] = [
+    "password",
+    "passwd",
+    "pass",
+    "secret",
+    "token",
+    "authorization",
+    "cookie",
+    "api_key",
+    "apikey",
+];
 
-/// `text` with the password of every `scheme://user:password@host` replaced.
+/// `text` with the password of every `scheme://user:password@host` and every `password=...`
+/// replaced.
 pub fn text(text: &str) -> String {
+    key_values(&urls(text))
+}
+
+/// Every `password=VALUE` (any case, as in `host=h password=pw` or `?password=pw`) with its
+/// value masked up to the next space, `&`, `;` or quote.
+pub fn key_values(text: &str) -> String {
+    const KEY: &str = "password=";
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(KEY) {
+        let value = from + found + KEY.len();
+        let end = text[value..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '&' | ';' | '"' | '\'' | '`'))
+            .map_or(text.len(), |n| value + n);
+        out.push_str(&text[from..value]);
+        if end > value {
+            out.push_str(MASK);
+        }
+        from = end;
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
+fn urls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("://") {
@@ -84,7 +122,7 @@ pub fn results(results: &RunResults) -> RunResults {
 }
 
 fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
+    let key = key.to_ascii_lowercase().replace('-', "_");
     SECRET_KEYS
         .iter()
         .any(|s| key == *s || key.ends_with(&format!("_{s}")))
@@ -110,6 +148,31 @@ mod tests {
         assert_eq!(text("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(text("p://a:b:c@h"), "p://a:***@h");
         assert_eq!(text("no url here"), "no url here");
+    }
+
+    #[test]
+    fn key_value_passwords_are_masked() {
+        assert_eq!(
+            text("host=127.0.0.1 password=s3cret dbname=test"),
+            "host=127.0.0.1 password=*** dbname=test"
+        );
+        assert_eq!(
+            text("x://h/db?user=u&PASSWORD=pw&a=b"),
+            "x://h/db?user=u&PASSWORD=***&a=b"
+        );
+        assert_eq!(text("password="), "password=");
+    }
+
+    #[test]
+    fn header_secrets_are_masked_in_json() {
+        let v = serde_json::json!({"headers": {
+            "Authorization": "Bearer abc", "x-api-key": "def", "Cookie": "s=ghi", "accept": "*/*"
+        }});
+        let shown = json(&v).to_string();
+        for secret in ["abc", "def", "ghi"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("*/*"), "{shown}");
     }
 
     #[test]
