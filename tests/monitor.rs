@@ -221,7 +221,10 @@ fn an_interrupted_run_warns_about_its_window_and_a_full_one_passes() {
     let stop = AtomicBool::new(false);
     let results = std::thread::scope(|s| {
         s.spawn(|| {
-            std::thread::sleep(Duration::from_millis(700));
+            // Interrupt once load runs: on a busy disk laying out the file alone can take
+            // longer than a fixed delay, and a run stopped in layout measures nothing at all.
+            wait_for_laid_out_file(dir.path(), 32 << 20, Duration::from_secs(30));
+            std::thread::sleep(Duration::from_millis(1500));
             stop.store(true, Ordering::Relaxed);
         });
         run_stoppable(&text, &stop)
@@ -256,6 +259,21 @@ fn other_writes_on_the_device_are_named_beside_the_direct_jobs_count() {
         seen.explanation.contains("other I/O on the device"),
         "{seen:?}"
     );
+}
+
+/// Waits (at most `limit`) until a data file in `dir` has reached `size` bytes.
+fn wait_for_laid_out_file(dir: &Path, size: u64, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        let full = std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
+            e.path().to_string_lossy().ends_with(".plimsoll.dat")
+                && e.metadata().is_ok_and(|m| m.len() >= size)
+        });
+        if full {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Threads of this process whose name starts with `prefix`, with their CPU ticks.

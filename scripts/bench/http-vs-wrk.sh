@@ -27,8 +27,12 @@ CORES=$(nproc)
 SERVER_CORE=$((CORES - 1))
 WORK=$(mktemp -d "$ROOT/target/bench-http.XXXXXX")
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p "$WORK/www"
-python3 -c 'print("<html><body>" + "plimsoll " * 66 + "</body></html>")' >"$WORK/www/index.html"
+# nginx's worker drops to an unprivileged user, which cannot reach a folder under the
+# repository when that sits in root's home: the page lives in a world-readable /tmp folder.
+WWW=$(mktemp -d /tmp/plimsoll-bench-www.XXXXXX)
+chmod 755 "$WWW"
+python3 -c 'print("<html><body>" + "plimsoll " * 66 + "</body></html>")' >"$WWW/index.html"
+chmod 644 "$WWW/index.html"
 cat >"$WORK/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
@@ -45,14 +49,14 @@ http {
   keepalive_requests 1000000;
   server {
     listen 127.0.0.1:$PORT;
-    root $WORK/www;
+    root $WWW;
   }
 }
 CONF
 mkdir -p "$WORK/tmp"
 taskset -c "$SERVER_CORE" nginx -c "$WORK/nginx.conf" -e "$WORK/error.log" &
 SERVER_PID=$!
-trap 'kill $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null; rm -rf "$WORK" "$WWW"' EXIT
 until python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT))" 2>/dev/null; do
   sleep 0.1
 done
