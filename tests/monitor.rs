@@ -265,10 +265,14 @@ fn other_writes_on_the_device_are_named_beside_the_direct_jobs_count() {
 fn wait_for_laid_out_file(dir: &Path, size: u64, limit: Duration) {
     let deadline = std::time::Instant::now() + limit;
     while std::time::Instant::now() < deadline {
-        let full = std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
-            e.path().to_string_lossy().ends_with(".plimsoll.dat")
-                && e.metadata().is_ok_and(|m| m.len() >= size)
-        });
+        let full = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.path().to_string_lossy().ends_with(".plimsoll.dat")
+                    && e.metadata().is_ok_and(|m| m.len() >= size)
+            });
         if full {
             return;
         }
