@@ -619,3 +619,100 @@ fn a_server_restarted_mid_run_costs_errors_and_reconnects_and_the_run_ends_on_ti
         "the server holds {sum} upserts; plimsoll reported {reported} and {failed} errors"
     );
 }
+
+fn ycsb(db: &Database, core: &str, ops: u64, extra: &str) -> RunResults {
+    let (results, _) = run(
+        "300s",
+        &format!(
+            "url = \"{}\"\nconnections = 4\nops = {ops}\n[jobs.workload]\nkind = \"ycsb\"\n\
+             core = \"{core}\"\nrecords = 5000\nfield_length = 20\nmax_scan_length = 10\n{extra}",
+            db.url()
+        ),
+    );
+    assert_eq!(all_errors(&results), vec![], "core {core}");
+    results
+}
+
+/// Asserts each operation's share of `total` is `expected` within four standard deviations
+/// of a binomial draw (and at least one operation).
+fn assert_shares(results: &RunResults, total: u64, expected: &[(&str, f64)]) {
+    for &(op, share) in expected {
+        let n = count(results, op) as f64;
+        let sd = (total as f64 * share * (1.0 - share)).sqrt();
+        let want = total as f64 * share;
+        assert!(
+            (n - want).abs() <= 4.0 * sd + 1.0,
+            "{op}: {n} of {total}, expected about {want:.0} (sd {sd:.1})"
+        );
+    }
+    let sum: u64 = expected.iter().map(|(op, _)| count(results, op)).sum();
+    assert_eq!(sum, total, "every operation is one of the mix");
+}
+
+#[test]
+fn ycsb_mixes_come_out_in_their_proportions_and_inserts_reach_the_table() {
+    let db = Database::create("ycsb");
+    let rows = || number(&db.sql("SELECT count(*) FROM usertable"));
+    let a = ycsb(&db, "a", 4000, "");
+    assert_eq!(job(&a).target["init"]["action"], "created");
+    assert_shares(&a, 4000, &[("read", 0.5), ("update", 0.5)]);
+    assert_eq!(rows(), 5000);
+    assert_eq!(
+        db.sql("SELECT count(*) FROM usertable WHERE CHAR_LENGTH(field9) = 20"),
+        "5000",
+        "every loaded row has its ten fields"
+    );
+
+    let b = ycsb(&db, "b", 4000, "");
+    assert_eq!(job(&b).target["init"]["action"], "reused");
+    assert_shares(&b, 4000, &[("read", 0.95), ("update", 0.05)]);
+
+    let c = ycsb(&db, "c", 2000, "");
+    assert_shares(&c, 2000, &[("read", 1.0)]);
+
+    let before = rows();
+    let d = ycsb(&db, "d", 4000, "");
+    assert_shares(&d, 4000, &[("read", 0.95), ("insert", 0.05)]);
+    assert_eq!(rows() - before, count(&d, "insert"), "one row per insert");
+
+    // A second run inserts past the rows the first one added, with no duplicate key.
+    let before = rows();
+    let e = ycsb(&db, "e", 1500, "");
+    assert_shares(&e, 1500, &[("scan", 0.95), ("insert", 0.05)]);
+    assert_eq!(rows() - before, count(&e, "insert"), "one row per insert");
+
+    let f = ycsb(&db, "f", 4000, "");
+    assert_shares(&f, 4000, &[("read", 0.5), ("read_modify_write", 0.5)]);
+    assert_eq!(rows(), 5000 + count(&d, "insert") + count(&e, "insert"));
+}
+
+#[test]
+fn ycsb_zipfian_updates_touch_fewer_rows_than_uniform_ones() {
+    let db = Database::create("ycsbskew");
+    let changed_rows = |distribution: &str| {
+        db.sql("DROP TABLE IF EXISTS snapshot");
+        ycsb(&db, "a", 10, "");
+        db.sql("CREATE TABLE snapshot AS SELECT ycsb_key, field0 FROM usertable");
+        let extra = format!("distribution = {{ kind = \"{distribution}\" }}\n");
+        let results = ycsb(&db, "a", 6000, &extra);
+        let updates = count(&results, "update");
+        let changed = db.sql(
+            "SELECT count(*) FROM usertable u JOIN snapshot s USING (ycsb_key) \
+             WHERE u.field0 <> s.field0",
+        );
+        (number(&changed), updates)
+    };
+    let (uniform, uniform_updates) = changed_rows("uniform");
+    let (zipfian, zipfian_updates) = changed_rows("zipfian");
+    // 3,000 uniform updates over 5,000 rows change about 5000 (1 - e^-0.6) = 2,256 of them;
+    // zipfian ones (theta 0.99) keep hitting the same few hundred hot rows.
+    let expected = 5000.0 * (1.0 - (-(uniform_updates as f64) / 5000.0).exp());
+    assert!(
+        (uniform as f64 - expected).abs() < 0.05 * expected,
+        "uniform: {uniform} rows changed by {uniform_updates} updates, expected ~{expected:.0}"
+    );
+    assert!(
+        (zipfian as f64) < 0.6 * uniform as f64,
+        "zipfian: {zipfian} rows changed by {zipfian_updates} updates; uniform: {uniform}"
+    );
+}
