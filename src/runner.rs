@@ -42,6 +42,12 @@ pub trait PreparedJob: Sync {
     fn counter_names(&self) -> Vec<&'static str> {
         Vec::new()
     }
+    /// By operation index, the operations each one is timed inside (a SQL statement inside
+    /// its transaction), so nested counts are never added to their outer ones. Default: none
+    /// nested.
+    fn timed_within(&self) -> Vec<Vec<usize>> {
+        Vec::new()
+    }
     /// Runs one worker until the clock's measured end or `stop`, then hands over its figures.
     fn run_worker(
         &self,
@@ -186,6 +192,7 @@ pub fn run(
             target: p.target(),
             load: p.load(workload.duration.0),
             counter_names: p.counter_names(),
+            timed_within: p.timed_within(),
         })
         .collect();
     prepared.into_iter().for_each(|p| p.cleanup());

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use plimsoll::monitor::checks::CheckStatus;
 use plimsoll::results::{JobResults, RunResults};
 use plimsoll::runner::{self, RunOptions};
 use plimsoll::workload::load_str;
@@ -225,7 +226,17 @@ fn tpcb_like_commits_and_history_rows_agree_with_the_server() {
         "commit",
     ] {
         assert_eq!(count(&results, statement), reported, "{statement}");
+        let op = job(&results).operations.iter().find(|o| o.op == statement);
+        assert_eq!(op.unwrap().within, ["tpcb_like"], "{statement}");
     }
+    // Counted once, not once per statement: adding the statements in would put several times
+    // the connections in flight.
+    let little = results
+        .checks
+        .iter()
+        .find(|c| c.name == "littles_law")
+        .unwrap_or_else(|| panic!("no littles_law check: {:#?}", results.checks));
+    assert_ne!(little.status, CheckStatus::Failed, "{little:?}");
 
     let history = number(&db.sql("SELECT count(*) FROM pgbench_history")) - history_before;
     assert_eq!(

@@ -287,10 +287,7 @@ fn closed_figures(
     window_s: f64,
 ) -> Option<ClosedFigures> {
     let load = job.load.as_ref()?;
-    // A SQL job times its statements inside its transactions: the operations nest, so their
-    // counts cannot be summed into one throughput. Not checked for them yet.
-    let nested = matches!(job.kind.as_str(), "postgres" | "mysql");
-    let fixed = load.model == "closed" && load.think_time_ns.is_none() && !nested;
+    let fixed = load.model == "closed" && load.think_time_ns.is_none();
     let capped = disk.is_some_and(|d| d.iops_cap.is_some() || d.bandwidth_cap.is_some());
     if !fixed || capped || window_s <= 0.0 {
         return None;
@@ -299,10 +296,10 @@ fn closed_figures(
         Some(_) => job.workers as f64 * job.target.get("queue_depth")?.as_f64()?,
         None => load.in_flight_limit as f64,
     };
-    let count: u64 = job.operations.iter().map(|o| o.count).sum();
-    let busy_ns: f64 = job
-        .operations
-        .iter()
+    // What is in flight is the outer operations; those timed inside them are part of them.
+    let outer = || job.operations.iter().filter(|o| o.within.is_empty());
+    let count: u64 = outer().map(|o| o.count).sum();
+    let busy_ns: f64 = outer()
         .map(|o| o.count as f64 * o.latency_ns.mean.unwrap_or(0.0))
         .sum();
     (count > 0).then(|| ClosedFigures {

@@ -324,6 +324,11 @@ fn merge_op(op: &str, each: &[(&str, &OpResults)], seconds: f64) -> Result<OpRes
         completed_ops_per_s: Some(per_second(count + error_count)),
         failed_latency_ns: failed.as_ref().map(LatencyHistogram::summary),
         failed_latency_histogram: failed.as_ref().map(EncodedHistogram::encode),
+        // Shards of one job run the same script, so their nesting is the same.
+        within: each
+            .iter()
+            .find(|(_, o)| !o.within.is_empty())
+            .map_or_else(Vec::new, |(_, o)| o.within.clone()),
     })
 }
 

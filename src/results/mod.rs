@@ -197,6 +197,10 @@ pub struct OpResults {
     pub failed_latency_ns: Option<LatencySummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_latency_histogram: Option<EncodedHistogram>,
+    /// The operations this one is timed inside (a statement's transaction): its count is
+    /// part of theirs, not beside it. Empty for an operation of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub within: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -307,6 +311,8 @@ pub struct JobFacts {
     pub load: LoadFacts,
     /// Names of the job's counters, by counter index.
     pub counter_names: Vec<&'static str>,
+    /// By operation index, the indices of the operations it is timed inside.
+    pub timed_within: Vec<Vec<usize>>,
 }
 
 impl JobResults {
@@ -318,11 +324,20 @@ impl JobResults {
     ) -> Self {
         let seconds = measured.as_secs_f64();
         let names = &totals.op_names;
+        let within = |op: usize| -> Vec<String> {
+            facts.timed_within.get(op).map_or_else(Vec::new, |outer| {
+                outer.iter().map(|&o| names[o].to_owned()).collect()
+            })
+        };
         let operations = names
             .iter()
             .zip(&totals.measured)
-            .filter(|(_, t)| t.count > 0 || t.errors.total() > 0)
-            .map(|(name, t)| OpResults::build(name, t, seconds))
+            .enumerate()
+            .filter(|(_, (_, t))| t.count > 0 || t.errors.total() > 0)
+            .map(|(i, (name, t))| OpResults {
+                within: within(i),
+                ..OpResults::build(name, t, seconds)
+            })
             .collect();
         let warmup = names
             .iter()
@@ -420,6 +435,7 @@ impl OpResults {
             failed_latency_ns: (totals.failed.count() > 0).then(|| totals.failed.summary()),
             failed_latency_histogram: (totals.failed.count() > 0)
                 .then(|| EncodedHistogram::encode(&totals.failed)),
+            within: Vec::new(),
         }
     }
 }

@@ -329,6 +329,10 @@ impl<B: Backend> PreparedJob for PreparedSql<B> {
         self.plan.op_names.clone()
     }
 
+    fn timed_within(&self) -> Vec<Vec<usize>> {
+        self.plan.within.clone()
+    }
+
     fn workers(&self) -> usize {
         self.job.threads as usize
     }

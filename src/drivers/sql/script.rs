@@ -72,6 +72,8 @@ pub struct Plan {
     pub params: Vec<Generator>,
     /// Operation names by [`OpId`]: transactions first, then timed statements.
     pub op_names: Vec<&'static str>,
+    /// By [`OpId`], the transactions a timed statement or commit is timed inside.
+    pub within: Vec<Vec<usize>>,
     cumulative: Vec<u64>,
     pub isolation: Option<Isolation>,
     pub retries: u32,
@@ -119,6 +121,17 @@ impl Plan {
                 op_names.len()
             ));
         }
+        let mut within = vec![Vec::new(); op_names.len()];
+        for txn in &transactions {
+            let inner = txn.steps.iter().filter_map(|s| s.op).chain(txn.commit_op);
+            // A statement named like its own transaction is the same operation, not nested.
+            for OpId(op) in inner.filter(|&op| op != txn.op) {
+                let outer = &mut within[usize::from(op)];
+                if !outer.contains(&usize::from(txn.op.0)) {
+                    outer.push(usize::from(txn.op.0));
+                }
+            }
+        }
         let cumulative = script
             .transactions
             .iter()
@@ -136,6 +149,7 @@ impl Plan {
                 .into_iter()
                 .map(|n| &*Box::leak(n.into_boxed_str()))
                 .collect(),
+            within,
             cumulative,
             isolation,
             retries,
