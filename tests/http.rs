@@ -120,9 +120,12 @@ fn the_server_sees_the_templated_headers_and_bodies() {
          city = {{ kind = \"csv\", file = \"{}\", column = \"city\" }}\n\
          [[jobs.requests]]\nname = \"put\"\nmethod = \"PUT\"\npath = \"/items/{{{{ id }}}}\"\n\
          headers = {{ x-token = \"{{{{ token }}}}\", x-seq = \"{{{{ n }}}}\" }}\n\
-         body_template = '{{\"id\": {{{{ id }}}}, \"city\": \"{{{{ city }}}}\", \"uid\": \"{{{{ uid }}}}\"}}'\n\
-         [[jobs.requests]]\nname = \"file\"\nmethod = \"POST\"\npath = \"/upload\"\nbody_file = \"{}\"\n\
-         [[jobs.requests]]\nname = \"plain\"\nmethod = \"POST\"\npath = \"/plain\"\nbody = \"as written\"\n",
+         body_template = '{{\"id\": {{{{ id }}}}, \"city\": \"{{{{ city }}}}\", \
+         \"uid\": \"{{{{ uid }}}}\"}}'\n\
+         [[jobs.requests]]\nname = \"file\"\nmethod = \"POST\"\npath = \"/upload\"\n\
+         body_file = \"{}\"\n\
+         [[jobs.requests]]\nname = \"plain\"\nmethod = \"POST\"\npath = \"/plain\"\n\
+         body = \"as written\"\n",
         csv.display(),
         body_file.display()
     );
@@ -456,7 +459,8 @@ fn a_journey_captures_an_id_and_uses_it_in_the_next_step() {
         "connections = 3\nops = 300\n\
          [[jobs.journeys]]\nname = \"order\"\n\
          [[jobs.journeys.steps]]\nname = \"create\"\nmethod = \"POST\"\npath = \"/orders\"\n\
-         body = '{\"item\": 1}'\ncapture = { id = { json = \"/id\" }, where = { header = \"location\" } }\n\
+         body = '{\"item\": 1}'\n\
+         capture = { id = { json = \"/id\" }, where = { header = \"location\" } }\n\
          checks = [{ status = 201 }]\n\
          [[jobs.journeys.steps]]\nname = \"fetch\"\npath = \"/orders/{{ id }}\"\n\
          checks = [{ status = 200 }, { json = \"/state\", equals = \"open\" }]\n\

@@ -136,7 +136,8 @@ fn a_job_without_kind_is_told_to_add_one() {
     let message = only(&text, 4, 1, Some("jobs[0] (randread)"));
     assert_eq!(
         message,
-        "missing key `kind` (valid: disk, redis, null, postgres, http, mysql); add it, like `kind = \"disk\"`"
+        "missing key `kind` (valid: disk, redis, null, postgres, http, mysql); add it, like \
+         `kind = \"disk\"`"
     );
 }
 

@@ -4,7 +4,8 @@
 //!
 //! The fit starts from the exact least-squares solution of the linear form
 //! N/X = a + b(N − 1) + cN(N − 1), then refines λ, σ and κ by Levenberg–Marquardt on the
-//! throughput residuals themselves, keeping 0 ≤ σ ≤ 1 and κ ≥ 0. It says plainly when the curve does not fit.
+//! throughput residuals themselves, keeping 0 ≤ σ ≤ 1 and κ ≥ 0. It says plainly when the
+//! curve does not fit.
 
 use crate::report::format;
 use crate::results::UslFit;

@@ -54,6 +54,14 @@ impl ShardSource {
     }
 }
 
+fn fewer_shards(total: u64) -> String {
+    if total <= 1 {
+        "this job unsharded".to_owned()
+    } else {
+        format!("at most {total} shards")
+    }
+}
+
 /// Why a shard cannot be named or a job cannot be split. Each message says what to change.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ShardError {
@@ -63,7 +71,7 @@ pub enum ShardError {
     #[error(
         "{what} is {total}, which cannot be split over {count} shards (shard {shard} would get \
          none); raise {what} to at least {count}, or run {fewer}",
-        fewer = if *total <= 1 { "this job unsharded".to_owned() } else { format!("at most {total} shards") }
+        fewer = fewer_shards(*total)
     )]
     TooFew {
         what: String,
