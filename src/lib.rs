@@ -19,6 +19,7 @@ pub mod redact;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod tls;
 pub mod workload;
 
 /// The workload `plimsoll run` uses when given none: `workloads/quickstart.toml`.

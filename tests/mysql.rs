@@ -8,6 +8,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use plimsoll::results::{JobResults, RunResults};
 use plimsoll::runner::{self, RunOptions};
 use plimsoll::workload::load_str;
@@ -84,10 +86,18 @@ struct OwnServer {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// More `mariadbd` options.
+    options: Vec<String>,
 }
 
 impl OwnServer {
     fn install() -> OwnServer {
+        OwnServer::install_with(|_| Vec::new())
+    }
+
+    /// A server started with the options `prepare` returns, once it has put its files in the
+    /// server's folder.
+    fn install_with(prepare: impl FnOnce(&Path) -> Vec<String>) -> OwnServer {
         let dir = tempfile::Builder::new()
             .prefix("mariadb-")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
@@ -104,10 +114,12 @@ impl OwnServer {
             String::from_utf8_lossy(&out.stderr)
         );
         let port = free_port();
+        let options = prepare(dir.path());
         let mut server = OwnServer {
             dir,
             port,
             child: None,
+            options,
         };
         server.start();
         server
@@ -130,6 +142,7 @@ impl OwnServer {
                 "--innodb-log-file-size=16M",
             ])
             .arg("--innodb-flush-log-at-trx-commit=2")
+            .args(&self.options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -142,8 +155,8 @@ impl OwnServer {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let ping = Command::new("mariadb")
-                .args(["-h", HOST, "-P", &self.port.to_string(), "-u", "root"])
-                .args(["--connect-timeout=2", "-NB", "-e", "SELECT 1"])
+                .arg(format!("--socket={}", self.socket()))
+                .args(["-u", "root", "--connect-timeout=2", "-NB", "-e", "SELECT 1"])
                 .output();
             if ping.is_ok_and(|o| o.status.success()) {
                 return;
@@ -172,8 +185,23 @@ impl OwnServer {
         }
     }
 
+    fn socket(&self) -> String {
+        self.dir.path().join("mysqld.sock").display().to_string()
+    }
+
+    /// Runs `sql` as root over the server's socket, which counts as secure transport.
     fn sql(&self, sql: &str) -> String {
-        mariadb_at(self.port, sql)
+        let out = Command::new("mariadb")
+            .arg(format!("--socket={}", self.socket()))
+            .args(["-u", "root", "-NB", "-e", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mariadb `{sql}` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// The server's global status counters `names`, in order.
@@ -714,5 +742,95 @@ fn ycsb_zipfian_updates_touch_fewer_rows_than_uniform_ones() {
     assert!(
         (zipfian as f64) < 0.6 * uniform as f64,
         "zipfian: {zipfian} rows changed by {zipfian_updates} updates; uniform: {uniform}"
+    );
+}
+
+/// Connections to this server must be encrypted; its certificate is signed by a CA of the
+/// test's own.
+fn tls_server() -> OwnServer {
+    OwnServer::install_with(|dir| {
+        common::certificates(dir);
+        let at = |name: &str| dir.join(name).display().to_string();
+        vec![
+            format!("--ssl-ca={}", at("ca.crt")),
+            format!("--ssl-cert={}", at("server.crt")),
+            format!("--ssl-key={}", at("server.key")),
+            "--require-secure-transport=ON".into(),
+        ]
+    })
+}
+
+#[test]
+fn ssl_mode_required_connects_over_tls_and_checks_the_certificate() {
+    let server = tls_server();
+    let db = own("tls");
+    server.sql(&format!(
+        "CREATE DATABASE {db}; CREATE TABLE {db}.seen (cipher varchar(100) NOT NULL)"
+    ));
+    let url = format!("mysql://root@{HOST}:{}/{db}", server.port);
+    let job = |query: &str, tls: &str| {
+        format!(
+            "url = \"{url}{query}\"\nconnections = 2\nops = 50\n{tls}\n\
+             [jobs.workload]\nkind = \"custom\"\ntransactions = [{{ name = \"look\", \
+             statements = [\"INSERT INTO seen SELECT VARIABLE_VALUE FROM \
+             information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_cipher'\"] }}]\n"
+        )
+    };
+    let encrypted = || {
+        server.sql(&format!(
+            "SELECT count(*) FROM {db}.seen WHERE cipher <> ''"
+        ))
+    };
+    let ca = server.dir.path().join("ca.crt");
+
+    // Each statement records the cipher of the session it ran in: none is plain.
+    let trusted = job(
+        "?ssl-mode=REQUIRED",
+        &format!("tls_ca = \"{}\"", ca.display()),
+    );
+    let (results, _) = run("300s", &trusted);
+    assert_eq!(all_errors(&results), vec![]);
+    assert_eq!(count(&results, "look"), 50);
+    assert_eq!(encrypted(), "50");
+    let (results, _) = run("300s", &job("?ssl-mode=REQUIRED", "tls_insecure = true"));
+    assert_eq!(count(&results, "look"), 50);
+    assert_eq!(encrypted(), "100");
+
+    // The server takes no plain connection, so the runs above were encrypted end to end.
+    // MariaDB refuses one as it refuses a wrong password (its error log says which).
+    let text = format!(
+        "name = \"t\"\nduration = \"30s\"\n\n[[jobs]]\nkind = \"mysql\"\nname = \"my\"\n{}",
+        job("", "")
+    );
+    let workload = load_str("test.toml", &text).unwrap();
+    let stop = AtomicBool::new(false);
+    let Err(plain) = runner::run(&workload, None, &stop, RunOptions::default()) else {
+        panic!("the server must refuse a plain connection");
+    };
+    let message = format!("{plain:#}");
+    assert!(message.contains("ERROR 1045: Access denied"), "{message}");
+
+    // The system does not trust the test's CA: setup fails before any load, as bad input.
+    let dir = scratch();
+    let body = format!(
+        "name = \"t\"\nduration = \"30s\"\n\n[[jobs]]\nkind = \"mysql\"\nname = \"my\"\n{}",
+        job("?ssl-mode=REQUIRED", "")
+    );
+    let started = Instant::now();
+    let out = run_cli(dir.path(), &body);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("certificate is not trusted") && stderr.contains("tls_ca"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "it failed in setup"
+    );
+    assert!(!dir.path().join("out").join("results.json").exists());
+    assert_eq!(
+        server.sql(&format!("SELECT count(*) FROM {db}.seen")),
+        "100"
     );
 }

@@ -1,6 +1,6 @@
-//! Checks on CI outputs shared by the integration tests: a JUnit file validated against the
-//! common JUnit schema by an independent validator, and Markdown parsed by a CommonMark parser
-//! to the tables a reader would see.
+//! Helpers shared by the integration tests: a JUnit file validated against the common JUnit
+//! schema by an independent validator, Markdown parsed by a CommonMark parser to the tables a
+//! reader would see, and certificates for TLS servers of a test's own.
 
 #![allow(dead_code)]
 
@@ -52,4 +52,66 @@ pub fn markdown_tables(text: &str) -> Vec<Vec<Vec<String>>> {
         }
     }
     tables
+}
+
+/// A CA of the test's own (`ca.crt`) and a server certificate it signed for 127.0.0.1 (as an
+/// IP subject alternative name), with its key.
+pub fn certificates(dir: &Path) {
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed (Debian's ssl-cert, which PostgreSQL needs, brings it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let new_key = ["req", "-newkey", "rsa:2048", "-nodes", "-days", "2"];
+    let ca = [
+        "-x509",
+        "-subj",
+        "/CN=plimsoll test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ];
+    openssl(&[&new_key[..], &ca].concat());
+    let server = [
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ];
+    openssl(&[&new_key[..], &server].concat());
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
+    use std::os::unix::fs::PermissionsExt as _;
+    let key = dir.join("server.key");
+    std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
 }

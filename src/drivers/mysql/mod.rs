@@ -1,6 +1,6 @@
 //! The MySQL and MariaDB driver: mysql_async connections with the workload's statements
-//! prepared, TLS through rustls when the URL asks for it, and multi-row prepared INSERTs for
-//! init.
+//! prepared, TLS through rustls when the URL asks for it (trusting what `crate::tls` says),
+//! and multi-row prepared INSERTs for init.
 //!
 //! Like the PostgreSQL driver this module is only the wire; the transactions, init, retries,
 //! reconnects and recording are the shared SQL layer's (`crate::drivers::sql`). The URL's
@@ -16,6 +16,7 @@ use mysql_async::{Opts, OptsBuilder, SslOpts};
 
 use crate::drivers::SetupError;
 use crate::drivers::sql::{Backend, Placeholders, PreparedSql, SqlError, SqlErrorKind};
+use crate::tls::{Trust, refused_certificate, root_certificates};
 use crate::workload::{SqlJob, asks_for_tls, redact_url};
 
 use admin::MyAdmin;
@@ -95,6 +96,7 @@ impl Mysql {
         };
         connected.map_err(|e| {
             let mut error = classify(&e);
+            error.untrusted_certificate = refused_certificate(&e);
             if !matches!(error.kind, SqlErrorKind::State(_)) {
                 error.kind = SqlErrorKind::Connect;
             }
@@ -128,34 +130,23 @@ fn client_url(url: &str) -> String {
     }
 }
 
-/// TLS as the job says: the server's certificate checked against the bundled web roots (the
-/// system's store is not read: mysql_async's rustls set-up takes webpki's roots), against
-/// `tls_ca` alone, or not at all with `tls_insecure`.
+/// TLS as the job says (see `crate::tls`). mysql_async builds its own rustls configuration,
+/// so it is given the certificates to trust instead of its built-in web roots.
 fn ssl_opts(job: &SqlJob) -> Result<SslOpts, String> {
     let opts = SslOpts::default();
-    if job.tls_insecure {
+    let trust = Trust::from_keys(job.tls_ca.as_deref(), job.tls_insecure);
+    let Some(roots) = root_certificates(trust)? else {
         return Ok(opts
             .with_danger_accept_invalid_certs(true)
             .with_danger_skip_domain_validation(true));
-    }
-    let Some(ca) = &job.tls_ca else {
-        return Ok(opts);
     };
-    // Read here, so a missing file is a setup error naming the key rather than a failure
-    // at every connection attempt.
-    let pem =
-        std::fs::read(ca).map_err(|e| format!("tls_ca `{}` cannot be read: {e}", ca.display()))?;
-    if !pem
-        .windows(b"-----BEGIN CERTIFICATE-----".len())
-        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
-    {
-        return Err(format!(
-            "tls_ca `{}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            ca.display()
-        ));
-    }
+    // DER, which mysql_async takes as it is when it finds no PEM armour.
+    let roots = roots
+        .into_iter()
+        .map(|c| c.as_ref().to_vec().into())
+        .collect();
     Ok(opts
-        .with_root_certs(vec![pem.into()])
+        .with_root_certs(roots)
         .with_disable_built_in_roots(true))
 }
 

@@ -8,7 +8,6 @@
 
 mod admin;
 mod conn;
-mod tls;
 
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -19,6 +18,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::drivers::SetupError;
 use crate::drivers::sql::{Backend, Placeholders, PreparedSql, SqlError, SqlErrorKind};
+use crate::tls::{Trust, client_config, refused_certificate};
 use crate::workload::{SqlJob, redact_url};
 
 use admin::PgAdmin;
@@ -63,7 +63,10 @@ impl Postgres {
             config.options(format!("{options} -c search_path={schema}").trim());
         }
         let tls = match config.get_ssl_mode() {
-            SslMode::Require => Some(tls::connector(job)?),
+            SslMode::Require => {
+                let trust = Trust::from_keys(job.tls_ca.as_deref(), job.tls_insecure);
+                Some(MakeRustlsConnect::new(client_config(trust)?))
+            }
             // Without TLS asked for, none is tried: a server's self-signed certificate
             // would otherwise fail a connection that never wanted encryption.
             _ => None,
@@ -78,6 +81,7 @@ impl Postgres {
     async fn open(&self) -> Result<Client, SqlError> {
         let connect_error = |e: tokio_postgres::Error| {
             let mut error = classify(&e);
+            error.untrusted_certificate = refused_certificate(&e);
             if !matches!(error.kind, SqlErrorKind::State(_)) {
                 error.kind = SqlErrorKind::Connect;
             }

@@ -18,6 +18,9 @@ pub struct SqlError {
     pub connection_lost: bool,
     /// Which of the statements handed to [`super::Backend::connect`] failed to prepare.
     pub statement: Option<usize>,
+    /// TLS refused the server's certificate: the workload's trust (`tls_ca`, `tls_insecure`)
+    /// is what to change, so setup counts it as the user's input.
+    pub untrusted_certificate: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +65,7 @@ impl SqlError {
             retry: None,
             connection_lost: matches!(kind, SqlErrorKind::Connect | SqlErrorKind::Timeout),
             statement: None,
+            untrusted_certificate: false,
         }
     }
 

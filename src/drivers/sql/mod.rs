@@ -265,6 +265,15 @@ fn failed(job: &SqlJob, source: anyhow::Error) -> SetupError {
 
 fn unreachable(job: &SqlJob, error: SqlError) -> SetupError {
     let url = redact_url(&job.url);
+    if error.untrusted_certificate {
+        return SetupError::Input {
+            job: job.name.clone(),
+            message: format!(
+                "cannot use the database at {url}: the server's certificate is not trusted \
+                 ({error}); give its CA as tls_ca, or set tls_insecure = true to skip the check"
+            ),
+        };
+    }
     failed(
         job,
         anyhow::Error::new(error).context(format!("cannot use the database at {url}")),
