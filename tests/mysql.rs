@@ -3,19 +3,24 @@
 //! that parallel runs do not meet, and throwaway servers of a test's own where the test needs
 //! the server's global counters to itself or restarts the server.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::AtomicBool;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use plimsoll::results::{JobResults, RunResults};
-use plimsoll::runner::{self, RunOptions};
-use plimsoll::workload::load_str;
+use common::sql::{
+    HOST, UNTIL_OPS, all_errors, assert_shares, assert_zipfian_skew, count, counter, free_port,
+    job, number, one_job, own, run_cli, setup_error,
+};
+use plimsoll::results::RunResults;
 
-const HOST: &str = "127.0.0.1";
 const SHARED_PORT: u16 = 3306;
+
+/// Runs a one-job workload in-process, as `plimsoll run` does.
+fn run(duration: &str, job: &str) -> (RunResults, Duration) {
+    common::sql::run("mysql", "my", duration, job)
+}
 
 /// Runs `sql` with the mariadb client as root on `port`; returns its tab-separated output.
 fn mariadb_at(port: u16, sql: &str) -> String {
@@ -30,16 +35,6 @@ fn mariadb_at(port: u16, sql: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn number(text: &str) -> u64 {
-    text.parse()
-        .unwrap_or_else(|_| panic!("a number, not `{text}`"))
-}
-
-/// A name of this test run's own: parallel runs (and test binaries) never share one.
-fn own(name: &str) -> String {
-    format!("plimsoll_{name}_{}", std::process::id())
 }
 
 /// A database of the test's own on a server, dropped at the end.
@@ -247,51 +242,6 @@ fn terminate(child: &Child) {
     assert!(status.success());
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind((HOST, 0)).unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// Runs a one-job workload in-process, as `plimsoll run` does.
-fn run(duration: &str, job: &str) -> (RunResults, Duration) {
-    let text = format!(
-        "name = \"t\"\nduration = \"{duration}\"\n\n[[jobs]]\nkind = \"mysql\"\nname = \"my\"\n{job}"
-    );
-    let workload = load_str("test.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let started = Instant::now();
-    let results = runner::run(
-        &workload,
-        None,
-        &AtomicBool::new(false),
-        RunOptions::default(),
-    )
-    .unwrap_or_else(|e| panic!("setup failed: {e}"));
-    (results, started.elapsed())
-}
-
-fn job(results: &RunResults) -> &JobResults {
-    &results.jobs[0]
-}
-
-fn count(results: &RunResults, op: &str) -> u64 {
-    let ops = &job(results).operations;
-    ops.iter().find(|o| o.op == op).map_or(0, |o| o.count)
-}
-
-fn counter(results: &RunResults, name: &str) -> u64 {
-    job(results).counters.get(name).copied().unwrap_or(0)
-}
-
-fn all_errors(results: &RunResults) -> Vec<(String, String, u64)> {
-    let ops = job(results).operations.iter();
-    ops.flat_map(|o| {
-        o.errors
-            .iter()
-            .map(|e| (o.op.clone(), e.kind.clone(), e.count))
-    })
-    .collect()
-}
-
 const TPCB_STATEMENTS: [&str; 6] = [
     "update_accounts",
     "select_balance",
@@ -383,45 +333,13 @@ fn select_only_runs_on_the_shared_server_with_one_statement_per_transaction() {
 fn init_refuses_to_drop_a_table_it_did_not_create() {
     let db = Database::create("foreign");
     db.sql("CREATE TABLE pgbench_accounts (aid int); INSERT INTO pgbench_accounts VALUES (42)");
-    let text = format!(
-        "name = \"t\"\nduration = \"1s\"\n\n[[jobs]]\nkind = \"mysql\"\nname = \"my\"\n\
-         url = \"{}\"\ninit = \"always\"\n",
-        db.url()
-    );
-    let workload = load_str("test.toml", &text).unwrap();
-    let stop = AtomicBool::new(false);
-    let Err(refused) = runner::run(&workload, None, &stop, RunOptions::default()) else {
-        panic!("setup should refuse");
-    };
-    let message = refused.to_string();
+    let job = format!("url = \"{}\"\ninit = \"always\"\n", db.url());
+    let message = setup_error("mysql", "my", &job);
     assert!(
         message.contains("pgbench_accounts") && message.contains("did not create"),
         "{message}"
     );
     assert_eq!(db.sql("SELECT aid FROM pgbench_accounts"), "42");
-}
-
-fn plimsoll() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_plimsoll"))
-}
-
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("mysql-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap()
-}
-
-fn run_cli(dir: &Path, body: &str) -> Output {
-    let path: PathBuf = dir.join("workload.toml");
-    std::fs::write(&path, body).unwrap();
-    plimsoll()
-        .arg("run")
-        .arg(&path)
-        .arg("-o")
-        .arg(dir.join("out"))
-        .output()
-        .unwrap()
 }
 
 /// A user of the test's own with a password, allowed into one database, dropped at the end.
@@ -456,7 +374,7 @@ impl Drop for User {
 fn a_bad_statement_fails_before_load_with_the_servers_message_and_exit_2() {
     let db = Database::create("badsql");
     let user = User::create(&db, "hunter2");
-    let dir = scratch();
+    let dir = common::sql::scratch("mysql-");
     let body = format!(
         "name = \"t\"\nduration = \"30s\"\n\n[[jobs]]\nkind = \"mysql\"\nname = \"my\"\n\
          url = \"mysql://{}:hunter2@{HOST}:{SHARED_PORT}/{}\"\n\
@@ -650,7 +568,7 @@ fn a_server_restarted_mid_run_costs_errors_and_reconnects_and_the_run_ends_on_ti
 
 fn ycsb(db: &Database, core: &str, ops: u64, extra: &str) -> RunResults {
     let (results, _) = run(
-        "300s",
+        UNTIL_OPS,
         &format!(
             "url = \"{}\"\nconnections = 4\nops = {ops}\n[jobs.workload]\nkind = \"ycsb\"\n\
              core = \"{core}\"\nrecords = 5000\nfield_length = 20\nmax_scan_length = 10\n{extra}",
@@ -659,22 +577,6 @@ fn ycsb(db: &Database, core: &str, ops: u64, extra: &str) -> RunResults {
     );
     assert_eq!(all_errors(&results), vec![], "core {core}");
     results
-}
-
-/// Asserts each operation's share of `total` is `expected` within four standard deviations
-/// of a binomial draw (and at least one operation).
-fn assert_shares(results: &RunResults, total: u64, expected: &[(&str, f64)]) {
-    for &(op, share) in expected {
-        let n = count(results, op) as f64;
-        let sd = (total as f64 * share * (1.0 - share)).sqrt();
-        let want = total as f64 * share;
-        assert!(
-            (n - want).abs() <= 4.0 * sd + 1.0,
-            "{op}: {n} of {total}, expected about {want:.0} (sd {sd:.1})"
-        );
-    }
-    let sum: u64 = expected.iter().map(|(op, _)| count(results, op)).sum();
-    assert_eq!(sum, total, "every operation is one of the mix");
 }
 
 #[test]
@@ -730,19 +632,7 @@ fn ycsb_zipfian_updates_touch_fewer_rows_than_uniform_ones() {
         );
         (number(&changed), updates)
     };
-    let (uniform, uniform_updates) = changed_rows("uniform");
-    let (zipfian, zipfian_updates) = changed_rows("zipfian");
-    // 3,000 uniform updates over 5,000 rows change about 5000 (1 - e^-0.6) = 2,256 of them;
-    // zipfian ones (theta 0.99) keep hitting the same few hundred hot rows.
-    let expected = 5000.0 * (1.0 - (-(uniform_updates as f64) / 5000.0).exp());
-    assert!(
-        (uniform as f64 - expected).abs() < 0.05 * expected,
-        "uniform: {uniform} rows changed by {uniform_updates} updates, expected ~{expected:.0}"
-    );
-    assert!(
-        (zipfian as f64) < 0.6 * uniform as f64,
-        "zipfian: {zipfian} rows changed by {zipfian_updates} updates; uniform: {uniform}"
-    );
+    assert_zipfian_skew(changed_rows("uniform"), changed_rows("zipfian"));
 }
 
 /// Connections to this server must be encrypted; its certificate is signed by a CA of the
@@ -788,34 +678,22 @@ fn ssl_mode_required_connects_over_tls_and_checks_the_certificate() {
         "?ssl-mode=REQUIRED",
         &format!("tls_ca = \"{}\"", ca.display()),
     );
-    let (results, _) = run("300s", &trusted);
+    let (results, _) = run(UNTIL_OPS, &trusted);
     assert_eq!(all_errors(&results), vec![]);
     assert_eq!(count(&results, "look"), 50);
     assert_eq!(encrypted(), "50");
-    let (results, _) = run("300s", &job("?ssl-mode=REQUIRED", "tls_insecure = true"));
+    let (results, _) = run(UNTIL_OPS, &job("?ssl-mode=REQUIRED", "tls_insecure = true"));
     assert_eq!(count(&results, "look"), 50);
     assert_eq!(encrypted(), "100");
 
     // The server takes no plain connection, so the runs above were encrypted end to end.
     // MariaDB refuses one as it refuses a wrong password (its error log says which).
-    let text = format!(
-        "name = \"t\"\nduration = \"30s\"\n\n[[jobs]]\nkind = \"mysql\"\nname = \"my\"\n{}",
-        job("", "")
-    );
-    let workload = load_str("test.toml", &text).unwrap();
-    let stop = AtomicBool::new(false);
-    let Err(plain) = runner::run(&workload, None, &stop, RunOptions::default()) else {
-        panic!("the server must refuse a plain connection");
-    };
-    let message = format!("{plain:#}");
+    let message = setup_error("mysql", "my", &job("", ""));
     assert!(message.contains("ERROR 1045: Access denied"), "{message}");
 
     // The system does not trust the test's CA: setup fails before any load, as bad input.
-    let dir = scratch();
-    let body = format!(
-        "name = \"t\"\nduration = \"30s\"\n\n[[jobs]]\nkind = \"mysql\"\nname = \"my\"\n{}",
-        job("?ssl-mode=REQUIRED", "")
-    );
+    let dir = common::sql::scratch("mysql-");
+    let body = one_job("mysql", "my", "30s", &job("?ssl-mode=REQUIRED", ""));
     let started = Instant::now();
     let out = run_cli(dir.path(), &body);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -5,19 +5,24 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::AtomicBool;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
 
+use common::sql::{
+    HOST, UNTIL_OPS, all_errors, assert_shares, assert_zipfian_skew, count, counter, job, number,
+    own, run_cli, setup_error,
+};
 use plimsoll::monitor::checks::CheckStatus;
-use plimsoll::results::{JobResults, RunResults};
-use plimsoll::runner::{self, RunOptions};
-use plimsoll::workload::load_str;
+use plimsoll::results::RunResults;
 
-const HOST: &str = "127.0.0.1";
 const PORT: u16 = 5432;
+
+/// Runs a one-job workload in-process, as `plimsoll run` does.
+fn run(duration: &str, job: &str) -> (RunResults, Duration) {
+    common::sql::run("postgres", "pg", duration, job)
+}
 
 /// Runs `sql` with psql on `port`, database `db`; returns its unaligned output.
 fn psql_at(port: u16, db: &str, sql: &str) -> String {
@@ -45,16 +50,6 @@ fn psql_at(port: u16, db: &str, sql: &str) -> String {
 
 fn psql(db: &str, sql: &str) -> String {
     psql_at(PORT, db, sql)
-}
-
-fn number(text: &str) -> u64 {
-    text.parse()
-        .unwrap_or_else(|_| panic!("a number, not `{text}`"))
-}
-
-/// A name of this test run's own: parallel runs (and test binaries) never share one.
-fn own(name: &str) -> String {
-    format!("plimsoll_{name}_{}", std::process::id())
 }
 
 /// A database of the test's own, dropped at the end; its counters see only the test.
@@ -136,46 +131,6 @@ impl Drop for Schema {
 
 fn shared_url() -> String {
     format!("postgres://postgres@{HOST}:{PORT}/test")
-}
-
-/// Runs a one-job workload in-process, as `plimsoll run` does.
-fn run(duration: &str, job: &str) -> (RunResults, Duration) {
-    let text = format!(
-        "name = \"t\"\nduration = \"{duration}\"\n\n[[jobs]]\nkind = \"postgres\"\nname = \"pg\"\n{job}"
-    );
-    let workload = load_str("test.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let started = Instant::now();
-    let results = runner::run(
-        &workload,
-        None,
-        &AtomicBool::new(false),
-        RunOptions::default(),
-    )
-    .unwrap_or_else(|e| panic!("setup failed: {e}"));
-    (results, started.elapsed())
-}
-
-/// The duration of runs that stop after a count of transactions: long enough that they end
-/// by the count, however busy the machine.
-const UNTIL_OPS: &str = "300s";
-
-fn job(results: &RunResults) -> &JobResults {
-    &results.jobs[0]
-}
-
-fn count(results: &RunResults, op: &str) -> u64 {
-    let ops = &job(results).operations;
-    ops.iter().find(|o| o.op == op).map_or(0, |o| o.count)
-}
-
-fn all_errors(results: &RunResults) -> Vec<(String, String, u64)> {
-    let ops = job(results).operations.iter();
-    ops.flat_map(|o| {
-        o.errors
-            .iter()
-            .map(|e| (o.op.clone(), e.kind.clone(), e.count))
-    })
-    .collect()
 }
 
 /// Commits that are not the workload's, at most: each session's start (the lanes', setup's
@@ -292,18 +247,12 @@ fn init_refuses_to_drop_a_table_it_did_not_create() {
             schema.0
         ),
     );
-    let text = format!(
-        "name = \"t\"\nduration = \"1s\"\n\n[[jobs]]\nkind = \"postgres\"\nname = \"pg\"\n\
-         url = \"{}\"\nschema = \"{}\"\ninit = \"always\"\n",
+    let job = format!(
+        "url = \"{}\"\nschema = \"{}\"\ninit = \"always\"\n",
         shared_url(),
         schema.0
     );
-    let workload = load_str("test.toml", &text).unwrap();
-    let stop = AtomicBool::new(false);
-    let Err(refused) = runner::run(&workload, None, &stop, RunOptions::default()) else {
-        panic!("setup should refuse");
-    };
-    let message = refused.to_string();
+    let message = setup_error("postgres", "pg", &job);
     assert!(
         message.contains("pgbench_accounts") && message.contains("did not create"),
         "{message}"
@@ -311,33 +260,10 @@ fn init_refuses_to_drop_a_table_it_did_not_create() {
     assert_eq!(schema.sql("SELECT aid FROM pgbench_accounts"), "42");
 }
 
-fn plimsoll() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_plimsoll"))
-}
-
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("postgres-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap()
-}
-
-fn run_cli(dir: &Path, body: &str) -> Output {
-    let path: PathBuf = dir.join("workload.toml");
-    std::fs::write(&path, body).unwrap();
-    plimsoll()
-        .arg("run")
-        .arg(&path)
-        .arg("-o")
-        .arg(dir.join("out"))
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn a_bad_statement_fails_before_load_with_the_servers_message_and_exit_2() {
     let schema = Schema::new("badsql");
-    let dir = scratch();
+    let dir = common::sql::scratch("postgres-");
     let body = format!(
         "name = \"t\"\nduration = \"30s\"\n\n[[jobs]]\nkind = \"postgres\"\nname = \"pg\"\n\
          url = \"postgres://postgres:hunter2@{HOST}:{PORT}/test\"\nschema = \"{}\"\n\
@@ -381,10 +307,6 @@ fn errors(results: &RunResults, kind: &str) -> u64 {
         .sum()
 }
 
-fn counter(results: &RunResults, name: &str) -> u64 {
-    job(results).counters.get(name).copied().unwrap_or(0)
-}
-
 /// A job in the test's own schema of the shared database.
 fn in_schema(schema: &Schema, rest: &str) -> String {
     format!(
@@ -405,22 +327,6 @@ fn ycsb(schema: &Schema, core: &str, ops: u64, extra: &str) -> RunResults {
     let (results, _) = run(UNTIL_OPS, &job);
     assert_eq!(all_errors(&results), vec![], "core {core}");
     results
-}
-
-/// Asserts each operation's share of `total` is `expected` within four standard deviations
-/// of a binomial draw (and at least one operation).
-fn assert_shares(results: &RunResults, total: u64, expected: &[(&str, f64)]) {
-    for &(op, share) in expected {
-        let n = count(results, op) as f64;
-        let sd = (total as f64 * share * (1.0 - share)).sqrt();
-        let want = total as f64 * share;
-        assert!(
-            (n - want).abs() <= 4.0 * sd + 1.0,
-            "{op}: {n} of {total}, expected about {want:.0} (sd {sd:.1})"
-        );
-    }
-    let sum: u64 = expected.iter().map(|(op, _)| count(results, op)).sum();
-    assert_eq!(sum, total, "every operation is one of the mix");
 }
 
 #[test]
@@ -465,19 +371,7 @@ fn ycsb_zipfian_updates_touch_fewer_rows_than_uniform_ones() {
         );
         (number(&changed), updates)
     };
-    let (uniform, uniform_updates) = changed_rows("uniform");
-    let (zipfian, zipfian_updates) = changed_rows("zipfian");
-    // 3,000 uniform updates over 5,000 rows change about 5000 (1 - e^-0.6) = 2,256 of them;
-    // zipfian ones (theta 0.99) keep hitting the same few hundred hot rows.
-    let expected = 5000.0 * (1.0 - (-(uniform_updates as f64) / 5000.0).exp());
-    assert!(
-        (uniform as f64 - expected).abs() < 0.05 * expected,
-        "uniform: {uniform} rows changed by {uniform_updates} updates, expected ~{expected:.0}"
-    );
-    assert!(
-        (zipfian as f64) < 0.6 * uniform as f64,
-        "zipfian: {zipfian} rows changed by {zipfian_updates} updates; uniform: {uniform}"
-    );
+    assert_zipfian_skew(changed_rows("uniform"), changed_rows("zipfian"));
 }
 
 #[test]
@@ -848,16 +742,7 @@ fn sslmode_require_connects_over_tls_and_checks_the_certificate() {
     assert_eq!(server.sql("SELECT count(*) FROM seen WHERE ssl"), "100");
 
     // The system does not trust a self-signed certificate: setup fails, before any load.
-    let text = format!(
-        "name = \"t\"\nduration = \"30s\"\n\n[[jobs]]\nkind = \"postgres\"\nname = \"pg\"\n{}",
-        job("")
-    );
-    let workload = load_str("test.toml", &text).unwrap();
-    let stop = AtomicBool::new(false);
-    let Err(refused) = runner::run(&workload, None, &stop, RunOptions::default()) else {
-        panic!("an untrusted certificate must fail setup");
-    };
-    let message = format!("{refused:#}");
+    let message = setup_error("postgres", "pg", &job(""));
     assert!(message.contains("certificate is not trusted"), "{message}");
     assert_eq!(server.sql("SELECT count(*) FROM seen"), "100");
 }
