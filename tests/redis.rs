@@ -430,3 +430,151 @@ fn command_templates_fill_in_key_and_value_and_error_replies_are_counted() {
     );
     cli(6379, &["DEL", &format!("{prefix}0")]);
 }
+
+/// A fake server that answers the setup's PING and INFO as Redis would, and every GET or
+/// SET with bytes that are not RESP. Stops accepting when dropped.
+struct GarbageServer {
+    port: u16,
+    stop: std::sync::Arc<AtomicBool>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl GarbageServer {
+    fn start() -> GarbageServer {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let acceptor = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    std::thread::spawn(move || answer_garbage(stream));
+                }
+            }
+        });
+        GarbageServer {
+            port,
+            stop,
+            acceptor: Some(acceptor),
+        }
+    }
+}
+
+impl Drop for GarbageServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+/// Serves one connection until the client goes away.
+fn answer_garbage(mut stream: std::net::TcpStream) {
+    use std::io::{Read as _, Write as _};
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut input = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            return;
+        }
+        input.extend_from_slice(&chunk[..n]);
+        while let Some(command) = take_command(&mut input) {
+            let answer: &[u8] = match command.as_str() {
+                "PING" => b"+PONG\r\n",
+                "INFO" => b"$25\r\nredis_version:7.0.0-fake\r\n\r\n",
+                "GET" | "SET" => b"@this is not RESP\r\n",
+                _ => b"+OK\r\n",
+            };
+            if stream.write_all(answer).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The first word, upper-cased, of the first whole command in `input`, which it removes.
+fn take_command(input: &mut Vec<u8>) -> Option<String> {
+    let line = |from: usize| {
+        let at = input[from..].windows(2).position(|w| w == b"\r\n")? + from;
+        let text = std::str::from_utf8(&input[from..at]).ok()?.to_owned();
+        Some((text, at + 2))
+    };
+    let (count, mut at) = line(0)?;
+    let count: usize = count.strip_prefix('*')?.parse().ok()?;
+    let mut first = None;
+    for _ in 0..count {
+        let (len, start) = line(at)?;
+        let len: usize = len.strip_prefix('$')?.parse().ok()?;
+        if input.len() < start + len + 2 {
+            return None;
+        }
+        let word = String::from_utf8_lossy(&input[start..start + len]).to_uppercase();
+        first.get_or_insert(word);
+        at = start + len + 2;
+    }
+    input.drain(..at);
+    first
+}
+
+#[test]
+fn a_reply_that_is_not_resp_counts_as_a_protocol_error_and_the_run_ends_on_time() {
+    let server = GarbageServer::start();
+    let (results, wall) = run(
+        "3s",
+        &format!(
+            "url = \"redis://127.0.0.1:{}/0\"\nconnections = 2\npipeline = 4\ntimeout = \"1s\"\n",
+            server.port
+        ),
+    );
+    assert!(
+        wall < Duration::from_millis(4_500),
+        "ran {wall:?} for a 3 s duration"
+    );
+    let protocol = errors(&results, "protocol");
+    assert!(protocol > 0, "{:?}", job(&results).operations);
+    assert_eq!(
+        job(&results).total_errors(),
+        protocol,
+        "every error is the protocol's"
+    );
+    assert_eq!(count(&results, "get") + count(&results, "set"), 0);
+    assert!(
+        counter(&results, "reconnects") >= 1,
+        "a connection that spoke garbage is replaced: {:?}",
+        job(&results).counters
+    );
+}
+
+#[test]
+fn open_model_lanes_sharing_connections_each_get_their_own_replies() {
+    let server = Server::start(&[]);
+    let (results, _) = run(
+        "30s",
+        &format!(
+            "url = \"{}\"\nconnections = 2\nops = 5000\nprefill = true\nvalue_size = 10\n\
+             keys = {{ count = 100 }}\nmix = [{{ op = \"get\" }}, {{ op = \"set\" }}]\n\
+             load = {{ model = \"open\", rate = \"50k\", max_in_flight = 32 }}\n",
+            server.url()
+        ),
+    );
+    assert_eq!(job(&results).total_errors(), 0);
+    let gets = count(&results, "get");
+    assert_eq!(gets + count(&results, "set"), 5000);
+    assert_eq!(server.calls("get"), gets);
+    // Fast enough that lanes overlap on each connection. A SET's +OK handed to a GET
+    // would read as neither a hit nor a miss.
+    assert_eq!(counter(&results, "get_hits"), gets);
+    let get = job(&results)
+        .operations
+        .iter()
+        .find(|o| o.op == "get")
+        .unwrap();
+    assert_eq!(get.bytes, 10 * gets);
+}

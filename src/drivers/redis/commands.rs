@@ -2,14 +2,13 @@
 //! values, and command templates with `{key}` and `{value}` filled in.
 //!
 //! Built once per job and shared read-only by every lane; a lane keeps its own RNG and
-//! scratch buffers, so picking and formatting allocate nothing of their own (the client
-//! library copies each argument into its command buffer).
-
-use std::io::Write as _;
+//! scratch buffers, and commands are packed as RESP straight into the lane's write buffer,
+//! so picking and formatting allocate nothing once the buffers have grown.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, RngExt, SeedableRng};
 
+use super::resp;
 use crate::load::{LoadError, OffsetPicker};
 use crate::measure::OpId;
 use crate::workload::units::Share;
@@ -114,7 +113,16 @@ impl Plan {
     pub fn key(&self, n: u64, out: &mut Vec<u8>) {
         out.clear();
         out.extend_from_slice(&self.prefix);
-        let _ = write!(out, "{}", self.first + n);
+        resp::push_decimal(out, self.first + n);
+    }
+
+    /// Appends key number `n` to a command as one bulk string, with no copy in between.
+    fn push_key(&self, n: u64, out: &mut Vec<u8>) {
+        let number = self.first + n;
+        resp::push_bulk_header(out, self.prefix.len() + resp::decimal_len(number));
+        out.extend_from_slice(&self.prefix);
+        resp::push_decimal(out, number);
+        out.extend_from_slice(b"\r\n");
     }
 
     pub fn next_key(&self, chooser: &mut Chooser) -> u64 {
@@ -138,34 +146,32 @@ impl Plan {
         &self.values[..len]
     }
 
-    /// Appends operation `op` on a fresh key to `pipe`; returns the value bytes it carries.
+    /// Appends operation `op` on a fresh key to `out` as a RESP command; returns the value
+    /// bytes it carries.
     pub fn add(
         &self,
         op: OpId,
         chooser: &mut Chooser,
         scratch: &mut Scratch,
-        pipe: &mut redis::Pipeline,
+        out: &mut Vec<u8>,
     ) -> u64 {
         let key = self.next_key(chooser);
-        self.key(key, &mut scratch.key);
         match &self.commands[op.0 as usize] {
-            // Sized up front: growing a command's buffers showed up in profiles.
             Command::Get => {
-                let mut cmd = redis::Cmd::with_capacity(2, 3 + scratch.key.len());
-                cmd.arg("GET").arg(&scratch.key[..]);
-                pipe.add_command(cmd);
+                out.extend_from_slice(b"*2\r\n$3\r\nGET\r\n");
+                self.push_key(key, out);
                 0
             }
             Command::Set => {
                 let value = self.value(&mut chooser.rng);
-                let size = 3 + scratch.key.len() + value.len();
-                let mut cmd = redis::Cmd::with_capacity(3, size);
-                cmd.arg("SET").arg(&scratch.key[..]).arg(value);
-                pipe.add_command(cmd);
+                out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n");
+                self.push_key(key, out);
+                resp::push_bulk(out, value);
                 value.len() as u64
             }
             Command::Template(words) => {
-                self.add_template(words, chooser, scratch, pipe);
+                self.key(key, &mut scratch.key);
+                self.add_template(words, chooser, scratch, out);
                 0
             }
         }
@@ -176,10 +182,10 @@ impl Plan {
         words: &[Vec<Piece>],
         chooser: &mut Chooser,
         scratch: &mut Scratch,
-        pipe: &mut redis::Pipeline,
+        out: &mut Vec<u8>,
     ) {
         let value = self.value(&mut chooser.rng);
-        let mut cmd = redis::Cmd::new();
+        resp::push_array(out, words.len());
         for word in words {
             scratch.word.clear();
             for piece in word {
@@ -189,9 +195,8 @@ impl Plan {
                     Piece::Value => scratch.word.extend_from_slice(value),
                 }
             }
-            cmd.arg(&scratch.word[..]);
+            resp::push_bulk(out, &scratch.word);
         }
-        pipe.add_command(cmd);
     }
 
     /// The bytes of a SET of key number `n`, for the prefill.

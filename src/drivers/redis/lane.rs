@@ -4,16 +4,17 @@
 //! Latency runs from the intended start (the open model's slot, or the send in the closed
 //! model) to the reply; service time from the send. A GET's reply counts as a hit or a miss,
 //! an error reply as a `server error reply`, a failed request by its kind. After a lost
-//! connection the lane pauses briefly, so a dead server is not hammered, and the run goes on.
+//! connection (or one that answered with bytes that are not RESP) the lane pauses briefly,
+//! so a dead server is not hammered, and the run goes on.
 
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis::{RedisError, Value};
-
 use super::commands::{Chooser, Command, Plan, Scratch};
-use super::link::{Link, classify};
+use super::conn::Conn;
+use super::link::Link;
+use super::resp::Reply;
 use crate::load::lanes::{Lane, Shared, Ticket};
 use crate::measure::{CounterId, ErrorKind, OpId, Recorder};
 
@@ -31,9 +32,12 @@ pub(super) struct RedisLane {
     plan: Arc<Plan>,
     chooser: Chooser,
     scratch: Scratch,
-    pipe: redis::Pipeline,
+    timeout: Duration,
+    /// The batch's commands, packed; reused from batch to batch.
+    out: Vec<u8>,
     /// The batch being sent: each operation and the bytes it carries out (SET values).
     batch: Vec<(OpId, u64)>,
+    replies: Vec<Reply>,
 }
 
 /// When a batch went out, for recording its replies.
@@ -45,48 +49,44 @@ struct Sent {
 }
 
 impl RedisLane {
-    pub fn new(link: Rc<Link>, plan: Arc<Plan>, chooser: Chooser) -> Self {
+    pub fn new(link: Rc<Link>, plan: Arc<Plan>, chooser: Chooser, timeout: Duration) -> Self {
         RedisLane {
             link,
             plan,
             chooser,
             scratch: Scratch::default(),
-            pipe: redis::pipe(),
+            timeout,
+            out: Vec::new(),
             batch: Vec::new(),
+            replies: Vec::new(),
         }
     }
 
     fn fill(&mut self, count: u64) {
-        self.pipe.clear();
+        self.out.clear();
         self.batch.clear();
         for _ in 0..count {
             let op = self.plan.pick(&mut self.chooser);
             let bytes = self
                 .plan
-                .add(op, &mut self.chooser, &mut self.scratch, &mut self.pipe);
+                .add(op, &mut self.chooser, &mut self.scratch, &mut self.out);
             self.batch.push((op, bytes));
         }
     }
 
-    async fn send(
-        &self,
-        mut conn: redis::aio::MultiplexedConnection,
-    ) -> Result<Vec<Value>, RedisError> {
-        if self.batch.len() == 1 {
-            let cmd = self
-                .pipe
-                .cmd_iter()
-                .next()
-                .expect("a batch of one has one command");
-            return conn.send_packed_command(cmd).await.map(|v| vec![v]);
+    /// Sends the batch and reads its replies, within the job's timeout.
+    async fn send(&mut self, conn: &Conn) -> Result<(), ErrorKind> {
+        let count = self.batch.len() as u64;
+        let exchange = conn.exchange(&self.out, count, &mut self.replies);
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(ErrorKind::Timeout),
         }
-        conn.send_packed_commands(&self.pipe, 0, self.batch.len())
-            .await
     }
 
-    fn record_replies(&self, recorder: &mut Recorder, replies: &[Value], sent: Sent) {
-        for (&(op, out_bytes), reply) in self.batch.iter().zip(replies) {
-            if let Value::ServerError(_) = reply {
+    fn record_replies(&self, recorder: &mut Recorder, sent: Sent) {
+        for (&(op, out_bytes), &reply) in self.batch.iter().zip(&self.replies) {
+            if reply == Reply::Error {
                 recorder.record_error(op, sent.end, ErrorKind::Reply);
                 continue;
             }
@@ -96,18 +96,18 @@ impl RedisLane {
     }
 
     /// Counts a GET's hit or miss; returns the bytes it read.
-    fn count_get(&self, recorder: &mut Recorder, op: OpId, reply: &Value, end: Instant) -> u64 {
+    fn count_get(&self, recorder: &mut Recorder, op: OpId, reply: Reply, end: Instant) -> u64 {
         if !matches!(self.plan.commands[op.0 as usize], Command::Get) {
             return 0;
         }
         match reply {
-            Value::Nil => {
+            Reply::Nil => {
                 recorder.count(MISSES, 1, end);
                 0
             }
-            Value::BulkString(bytes) => {
+            Reply::Bulk(len) => {
                 recorder.count(HITS, 1, end);
-                bytes.len() as u64
+                len
             }
             _ => 0,
         }
@@ -157,7 +157,7 @@ impl Lane for RedisLane {
             }
         };
         let at = Instant::now();
-        let result = self.send(conn).await;
+        let result = self.send(&conn).await;
         let end = Instant::now();
         let sent = Sent {
             intended: ticket.intended,
@@ -165,12 +165,11 @@ impl Lane for RedisLane {
             end,
         };
         match result {
-            Ok(replies) => self.record_replies(&mut shared.recorder.borrow_mut(), &replies, sent),
-            Err(error) => {
-                let kind = classify(&error).unwrap_or(ErrorKind::Protocol);
+            Ok(()) => self.record_replies(&mut shared.recorder.borrow_mut(), sent),
+            Err(kind) => {
                 self.record_failure(&mut shared.recorder.borrow_mut(), kind, end);
-                self.link.after_error(&error);
-                if kind == ErrorKind::Connect {
+                // A lost connection, or one that spoke garbage: give the server a moment.
+                if conn.broken().is_some() {
                     back_off(shared).await;
                 }
             }

@@ -9,9 +9,12 @@
 
 mod client;
 mod commands;
+mod conn;
+mod dial;
 mod lane;
 mod link;
 mod prefill;
+mod resp;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -29,13 +32,15 @@ use crate::results::LoadFacts;
 use crate::workload::{Arrival, RedisJob, redact_url};
 
 use commands::Plan;
+use dial::Dialer;
 use lane::RedisLane;
 use link::Link;
 
 /// A Redis job whose server answered and whose key space is loaded, if asked.
 pub struct PreparedRedis {
     job: RedisJob,
-    client: redis::Client,
+    /// How measured lanes connect; the redis crate's client is the setup's only.
+    dialer: Arc<Dialer>,
     plan: Arc<Plan>,
     profile: Option<RateProfile>,
     /// Measured operations left, when the job stops after a count.
@@ -83,6 +88,7 @@ impl PreparedRedis {
         };
         let url = redact_url(&job.url);
         let client = client::client(job).map_err(input)?;
+        let dialer = Dialer::new(job, client.get_connection_info()).map_err(input)?;
         let plan = Plan::new(job).map_err(|e| input(format!("keys: {e}")))?;
         let (version, prefill) = prefill::check_and_fill(job, &client, &plan)
             .map_err(|e| failed(e.context(format!("cannot use the Redis server at {url}"))))?;
@@ -90,7 +96,7 @@ impl PreparedRedis {
         tracing::debug!(job = %job.name, ?facts, "redis job prepared");
         Ok(PreparedRedis {
             job: job.clone(),
-            client,
+            dialer: Arc::new(dialer),
             plan: Arc::new(plan),
             profile: RateProfile::from_spec(&job.load, duration),
             budget: job.ops.map(|n| Arc::new(AtomicU64::new(n))),
@@ -166,7 +172,7 @@ impl PreparedRedis {
         let links: Vec<Option<Rc<Link>>> = (0..connections)
             .map(|c| {
                 (c % threads == worker)
-                    .then(|| Rc::new(Link::new(self.client.clone(), self.job.timeout.0)))
+                    .then(|| Rc::new(Link::new(self.dialer.clone(), self.job.timeout.0)))
             })
             .collect();
         let lanes = if self.job.load.is_open() {
@@ -178,7 +184,8 @@ impl PreparedRedis {
             .filter_map(|j| {
                 let link = links[j % connections].clone()?;
                 let chooser = self.plan.chooser(j as u64, lanes as u64);
-                Some(RedisLane::new(link, self.plan.clone(), chooser))
+                let timeout = self.job.timeout.0;
+                Some(RedisLane::new(link, self.plan.clone(), chooser, timeout))
             })
             .collect()
     }
