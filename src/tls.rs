@@ -5,8 +5,8 @@
 //! handshake at every connection. Also: telling a refused certificate apart from other
 //! connection failures, since the user fixes that one in the workload.
 //!
-//! The Redis driver is not a user of this module: the redis crate builds its own rustls
-//! configuration from the CA file's bytes.
+//! The Redis driver uses it for its measured connections; its setup connection goes through
+//! the redis crate, which builds its own rustls configuration from the CA file's bytes.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -8,11 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use redis::{ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::ServerName;
 use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::TlsConnector;
 
@@ -141,88 +137,9 @@ fn handshake(settings: &RedisConnectionInfo) -> (Vec<u8>, u64) {
     (pipe.get_packed_pipeline(), pipe.len() as u64)
 }
 
-/// The job's trust: any certificate with `insecure`, else the job's CA file, else the
-/// system's roots. The setup's own connection (through the redis crate) has already checked
-/// the same server against the same trust before any lane gets here.
+/// The job's trust for the lanes' connections. The setup's own connection (through the
+/// redis crate) has already checked the same server against the same trust.
 fn tls(insecure: bool, ca: Option<&Path>) -> Result<TlsConnector, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS cannot be set up: {e}"))?;
-    let config = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth()
-    } else {
-        builder
-            .with_root_certificates(roots(ca)?)
-            .with_no_client_auth()
-    };
+    let config = crate::tls::client_config(crate::tls::Trust::from_keys(ca, insecure))?;
     Ok(TlsConnector::from(Arc::new(config)))
-}
-
-fn roots(ca: Option<&Path>) -> Result<RootCertStore, String> {
-    let mut store = RootCertStore::empty();
-    let certificates = match ca {
-        None => rustls_native_certs::load_native_certs().certs,
-        Some(path) => {
-            let shown = path.display();
-            let pem =
-                std::fs::read(path).map_err(|e| format!("tls_ca `{shown}` cannot be read: {e}"))?;
-            let found: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
-            found.map_err(|e| format!("tls_ca `{shown}` is not a readable PEM file: {e}"))?
-        }
-    };
-    store.add_parsable_certificates(certificates);
-    if store.is_empty() {
-        return Err(match ca {
-            None => {
-                "no system CA certificates were found; give the CA to trust with tls_ca".to_owned()
-            }
-            Some(path) => format!("tls_ca `{}` holds no usable certificate", path.display()),
-        });
-    }
-    Ok(store)
-}
-
-/// Accepts every certificate (signatures are still checked, so the handshake is real).
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        verify_tls12_signature(message, cert, dss, algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        verify_tls13_signature(message, cert, dss, algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
