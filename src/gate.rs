@@ -49,6 +49,11 @@ pub enum ThresholdError {
         written: String,
         meant: &'static str,
     },
+    #[error(
+        "`{written}` in `{threshold}` is not an operator; a threshold reads like `p99 < 5ms` \
+         (operators: < <= > >= ==)"
+    )]
+    UnknownOperator { written: String, threshold: String },
     #[error("unknown metric `{written}`; did you mean `{meant}`?")]
     UnknownMetricNear {
         written: String,
@@ -181,7 +186,7 @@ fn split_comparison(body: &str) -> Result<(&str, Compare, &str), ThresholdError>
     let end = rest
         .find(|c| !matches!(c, '<' | '>' | '=' | '!'))
         .unwrap_or(rest.len());
-    let compare = parse_operator(&rest[..end])?;
+    let compare = parse_operator(&rest[..end], body)?;
     let value = rest[end..].trim();
     if value.is_empty() {
         return Err(ThresholdError::NoValue(body.trim().to_owned()));
@@ -189,7 +194,8 @@ fn split_comparison(body: &str) -> Result<(&str, Compare, &str), ThresholdError>
     Ok((body[..start].trim(), compare, value))
 }
 
-fn parse_operator(written: &str) -> Result<Compare, ThresholdError> {
+/// `body` is the whole threshold, to show an unknown operator in place.
+fn parse_operator(written: &str, body: &str) -> Result<Compare, ThresholdError> {
     let bad = |meant| ThresholdError::BadOperator {
         written: written.to_owned(),
         meant,
@@ -203,7 +209,10 @@ fn parse_operator(written: &str) -> Result<Compare, ThresholdError> {
         "=" => Err(bad("==")),
         "=<" => Err(bad("<=")),
         "=>" => Err(bad(">=")),
-        _ => Err(bad("one of < <= > >= ==")),
+        _ => Err(ThresholdError::UnknownOperator {
+            written: written.to_owned(),
+            threshold: body.trim().to_owned(),
+        }),
     }
 }
 
@@ -624,6 +633,11 @@ mod tests {
             "missing unit in `5` for a latency: write `5ms`"
         );
         assert_eq!(error("p99 = 5ms"), "`=` is not an operator; write `==`");
+        assert_eq!(
+            error("p99 << 5ms"),
+            "`<<` in `p99 << 5ms` is not an operator; a threshold reads like `p99 < 5ms` \
+             (operators: < <= > >= ==)"
+        );
         assert!(error("p99 5ms").contains("no comparison"));
         assert!(error("p99 <").contains("missing value"));
         assert!(error("iops > lots").starts_with("bad value for `iops`"));

@@ -181,7 +181,7 @@ fn a_value_of_the_wrong_type_names_the_field_and_shows_the_form() {
     );
     assert_eq!(
         message,
-        "invalid type: string \"sixteen\", expected a whole number from 0 to 4294967295; write \
+        "queue_depth must be a whole number from 1 to 16384, not a string \"sixteen\"; write \
          it like `queue_depth = 16`"
     );
 }
@@ -236,6 +236,112 @@ fn several_problems_are_all_reported_by_line() {
     );
     let error = load_str("t.toml", &text).unwrap_err().to_string();
     assert_eq!(error.lines().count(), 3, "one line each: {error}");
+}
+
+#[test]
+fn every_bad_threshold_is_reported_at_its_own_entry() {
+    let text = "name = \"t\"\nthresholds = [\n  \"p99 < 5ms\",\n  \"p99 << 5ms\",\n  \
+                \"bogus > 3\",\n]\n\n[[jobs]]\nkind = \"null\"\nname = \"n\"\nthresholds = [\n  \
+                \"p99 < 5ms\",\n  \"p999 < 5ms\",\n  \"errors < 1.5\",\n]\n";
+    let found = problems(text);
+    let places: Vec<_> = found
+        .iter()
+        .map(|p| (p.line, p.column, p.field.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (4, 3, "thresholds[1]".to_owned()),
+            (5, 3, "thresholds[2]".to_owned()),
+            (13, 3, "jobs[0].thresholds[1] (n)".to_owned()),
+            (14, 3, "jobs[0].thresholds[2] (n)".to_owned()),
+        ],
+        "{found:#?}"
+    );
+    assert!(found[3].message.contains("whole number"), "{found:#?}");
+}
+
+#[test]
+fn every_bad_value_of_the_workload_and_of_a_job_is_reported() {
+    let text = "name = \"t\"\nduration = \"soon\"\ninterval = -3\nthresholds = [\"p99 <\"]\n\n\
+                [[jobs]]\nkind = \"null\"\nname = \"n\"\nworkers = -1\nqueue_depth = \"x\"\n\
+                delay = true\nthresholds = [\"p99 < 1ms\", \"p99 5ms\"]\n";
+    let found = problems(text);
+    let places: Vec<_> = found
+        .iter()
+        .map(|p| (p.line, p.field.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (2, "duration".to_owned()),
+            (3, "interval".to_owned()),
+            (4, "thresholds[0]".to_owned()),
+            (9, "jobs[0].workers (n)".to_owned()),
+            (10, "jobs[0].queue_depth (n)".to_owned()),
+            (11, "jobs[0].delay (n)".to_owned()),
+            (12, "jobs[0].thresholds[1] (n)".to_owned()),
+        ],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_negative_count_says_what_the_key_takes() {
+    let message = job_key("workers = -1", 11, "jobs[0].workers (randread)");
+    assert_eq!(
+        message,
+        "workers must be a whole number from 1 to 1024, and `-1` is not; write it like \
+         `workers = 2`"
+    );
+    let text = "name = \"t\"\n[[jobs]]\nkind = \"redis\"\nname = \"r\"\n\
+                url = \"redis://127.0.0.1:6379\"\nconnections = -4\n";
+    let message = only(text, 6, 15, Some("jobs[0].connections (r)"));
+    assert!(
+        message.starts_with("connections must be a whole number from 1 to 10000, and `-4` is not"),
+        "{message}"
+    );
+    assert!(!message.contains("4294967295"), "{message}");
+}
+
+#[test]
+fn an_unknown_operator_shows_the_form_and_the_operators() {
+    let message = job_key(
+        r#"thresholds = ["p99 << 5ms"]"#,
+        15,
+        "jobs[0].thresholds[0] (randread)",
+    );
+    assert_eq!(
+        message,
+        "`<<` in `p99 << 5ms` is not an operator; a threshold reads like `p99 < 5ms` \
+         (operators: < <= > >= ==)"
+    );
+}
+
+#[test]
+fn threads_beyond_connections_are_told_alike_for_every_network_kind() {
+    for (kind, url) in [
+        ("redis", "redis://127.0.0.1:6379"),
+        ("postgres", "postgres://127.0.0.1/test"),
+        ("http", "http://127.0.0.1:8080"),
+    ] {
+        let url_key = if kind == "http" { "base_url" } else { "url" };
+        let text = format!(
+            "name = \"t\"\n[[jobs]]\nkind = \"{kind}\"\nname = \"j\"\n{url_key} = \"{url}\"\n\
+             connections = 2\nthreads = 3\n"
+        );
+        let found: Vec<_> = problems(&text)
+            .into_iter()
+            .filter(|p| p.field.as_deref() == Some("jobs[0].threads (j)"))
+            .collect();
+        assert_eq!(found.len(), 1, "{kind}: {found:#?}");
+        assert_eq!(
+            found[0].message,
+            "threads (3) is more than connections (2), so some threads would have nothing to \
+             drive; lower threads or raise connections",
+            "{kind}"
+        );
+    }
 }
 
 // Values.

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::load_model::{self, LoadSpec};
 use super::spans::{FieldPath, Finding};
 use super::units::HumanDuration;
+use super::validate;
 use super::{Distribution, redact_url};
 
 /// Connections per job: each is a socket.
@@ -507,22 +508,13 @@ fn check_base_url(job: &HttpJob, path: &FieldPath, ensure: &mut Ensure) {
 }
 
 fn check_pool(job: &HttpJob, path: &FieldPath, ensure: &mut Ensure) {
-    for (key, value, max) in [
-        ("connections", job.connections, MAX_HTTP_CONNECTIONS),
-        ("streams", job.streams, MAX_STREAMS),
-        ("threads", job.threads, 256),
-    ] {
-        let message = format!("{key} is {value}; use 1 to {max}");
-        ensure((1..=max).contains(&value), path.key(key), message);
-    }
+    let connections = (job.connections, MAX_HTTP_CONNECTIONS);
+    validate::check_pool(connections, job.threads, path, ensure);
+    let streams = job.streams;
     ensure(
-        job.threads <= job.connections,
-        path.key("threads"),
-        format!(
-            "threads ({}) is more than connections ({}), so some threads would have nothing \
-             to drive; lower threads or raise connections",
-            job.threads, job.connections
-        ),
+        (1..=MAX_STREAMS).contains(&streams),
+        path.key("streams"),
+        format!("streams is {streams}; use 1 to {MAX_STREAMS}"),
     );
     ensure(
         job.streams == 1 || job.http_version == HttpVersion::Http2,

@@ -6,6 +6,7 @@
 //! in `schema` (keys and names) and `validate` (values).
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -15,6 +16,8 @@ use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 use super::error::{Problem, WorkloadError};
 use super::hints::example;
 use super::spans::{Document, FieldPath, Finding, line_column};
+use crate::gate::Threshold;
+
 use super::{DiskJob, HttpJob, Job, NullJob, RedisJob, SqlJob, Workload, schema, validate};
 
 /// Reads and checks the workload file at `path`. Errors name the file as given.
@@ -81,16 +84,16 @@ fn deserialize(doc: &Document, mut findings: Vec<Finding>) -> Result<Workload, V
         if dirty_jobs.contains(&i) {
             continue;
         }
-        match deserialize_job(job) {
+        match deserialize_job(doc, job) {
             Ok(job) => jobs.push(job),
-            Err(error) => findings.push(serde_finding(doc, &error)),
+            Err(found) => findings.extend(found),
         }
     }
 
-    let header = root_is_clean.then(|| deserialize_header(doc.root));
+    let header = root_is_clean.then(|| deserialize_header(doc, doc.root));
     match header {
         Some(Ok(workload)) if findings.is_empty() => Ok(Workload { jobs, ..workload }),
-        Some(Err(error)) => Err([findings, vec![serde_finding(doc, &error)]].concat()),
+        Some(Err(found)) => Err([findings, found].concat()),
         _ => Err(findings),
     }
 }
@@ -115,16 +118,18 @@ fn job_values<'a>(root: &'a Spanned<DeTable<'a>>) -> &'a [Spanned<DeValue<'a>>] 
 
 /// The workload's own keys, with `jobs` emptied: jobs are deserialized one by one so that
 /// their errors keep the span of the key at fault.
-fn deserialize_header(root: &Spanned<DeTable>) -> Result<Workload, toml::de::Error> {
+fn deserialize_header(doc: &Document, root: &Spanned<DeTable>) -> Result<Workload, Vec<Finding>> {
     let mut table = root.get_ref().clone();
     let no_jobs = Spanned::new(0..0, DeValue::Array(DeArray::new()));
     table.insert(Spanned::new(0..0, Cow::Borrowed("jobs")), no_jobs);
-    Workload::deserialize(toml::Deserializer::from(Spanned::new(root.span(), table)))
+    read_every_key(doc, root.span(), table, |table| {
+        Workload::deserialize(toml::Deserializer::from(table))
+    })
 }
 
 /// A known kind goes straight to its own type: through the tagged `Job`, serde buffers the
 /// table and every error would point at the `[[jobs]]` header. Other kinds take that path.
-fn deserialize_job(job: &Spanned<DeValue>) -> Result<Job, toml::de::Error> {
+fn deserialize_job(doc: &Document, job: &Spanned<DeValue>) -> Result<Job, Vec<Finding>> {
     let table = job.get_ref().as_table();
     let kind = table
         .and_then(|t| t.get("kind"))
@@ -132,30 +137,104 @@ fn deserialize_job(job: &Spanned<DeValue>) -> Result<Job, toml::de::Error> {
     let (Some(table), Some(kind @ ("disk" | "redis" | "null" | "postgres" | "http" | "mysql"))) =
         (table, kind)
     else {
-        return Job::deserialize(ValueDeserializer::from(job.clone()));
+        let read = Job::deserialize(ValueDeserializer::from(job.clone()));
+        return read.map_err(|error| vec![serde_finding(doc, &error)]);
     };
     let mut table = table.clone();
     table.remove("kind");
-    let input = ValueDeserializer::from(Spanned::new(job.span(), DeValue::Table(table)));
-    match kind {
-        "disk" => DiskJob::deserialize(input).map(Job::Disk),
-        "null" => NullJob::deserialize(input).map(Job::Null),
-        "postgres" => SqlJob::deserialize(input).map(Job::Postgres),
-        "http" => HttpJob::deserialize(input).map(Job::Http),
-        "mysql" => SqlJob::deserialize(input).map(Job::Mysql),
-        _ => RedisJob::deserialize(input).map(Job::Redis),
+    read_every_key(doc, job.span(), table, |table| {
+        let span = table.span();
+        let input = ValueDeserializer::from(Spanned::new(span, DeValue::Table(table.into_inner())));
+        match kind {
+            "disk" => DiskJob::deserialize(input).map(Job::Disk),
+            "null" => NullJob::deserialize(input).map(Job::Null),
+            "postgres" => SqlJob::deserialize(input).map(Job::Postgres),
+            "http" => HttpJob::deserialize(input).map(Job::Http),
+            "mysql" => SqlJob::deserialize(input).map(Job::Mysql),
+            _ => RedisJob::deserialize(input).map(Job::Redis),
+        }
+    })
+}
+
+/// serde stops at a table's first bad value. To report them all, each key at fault is taken
+/// out and the table read again, until it reads or an error is not about one key (a missing
+/// key, say). Bad thresholds are found first, each at its own entry: serde would place the
+/// first one only, at the list.
+fn read_every_key<'a, T>(
+    doc: &Document,
+    span: Range<usize>,
+    mut table: DeTable<'a>,
+    read: impl Fn(Spanned<DeTable<'a>>) -> Result<T, toml::de::Error>,
+) -> Result<T, Vec<Finding>> {
+    let mut findings = take_bad_thresholds(doc, &mut table);
+    let mut removed = Vec::new();
+    for _ in 0..=table.len() {
+        let error = match read(Spanned::new(span.clone(), table.clone())) {
+            Ok(value) if findings.is_empty() => return Ok(value),
+            Ok(_) => break,
+            Err(error) => error,
+        };
+        // The key taken out for an earlier error is missing now; that is not news.
+        if missing_field(error.message()).is_some_and(|key| removed.contains(&key.to_owned())) {
+            break;
+        }
+        findings.push(serde_finding(doc, &error));
+        let at_fault = error.span().and_then(|at| key_holding(&table, &at));
+        let Some(key) = at_fault else { break };
+        table.remove(key.as_str());
+        removed.push(key);
     }
+    Err(findings)
+}
+
+/// The key of `table` whose value holds `span`.
+fn key_holding(table: &DeTable, span: &Range<usize>) -> Option<String> {
+    let holds = |value: &Spanned<DeValue>| {
+        let outer = value.span();
+        !outer.is_empty() && outer.start <= span.start && span.end <= outer.end
+    };
+    let (key, _) = table.iter().find(|(_, value)| holds(value))?;
+    Some(key.get_ref().to_string())
+}
+
+/// Each threshold of the table's `thresholds` that does not parse, as a finding at its own
+/// entry; those entries are taken out, so serde reads the rest of the table.
+fn take_bad_thresholds(doc: &Document, table: &mut DeTable<'_>) -> Vec<Finding> {
+    let Some(list) = table.get_mut("thresholds") else {
+        return Vec::new();
+    };
+    let DeValue::Array(items) = list.get_mut() else {
+        return Vec::new();
+    };
+    let mut findings = Vec::new();
+    let kept = std::mem::replace(items, DeArray::new())
+        .into_iter()
+        .filter(|item| {
+            let Some(Err(error)) = item.get_ref().as_str().map(str::parse::<Threshold>) else {
+                return true;
+            };
+            let span = item.span();
+            findings.push(Finding::at_span(
+                doc.path_at(&span),
+                span,
+                error.to_string(),
+            ));
+            false
+        });
+    *items = kept.collect();
+    findings
 }
 
 fn serde_finding(doc: &Document, error: &toml::de::Error) -> Finding {
     let span = error.span().unwrap_or(0..0);
     let path = doc.path_at(&span);
-    let message = serde_message(error.message(), &path);
+    let kind = path.job_index().and_then(|i| doc.job_kind(i));
+    let message = serde_message(error.message(), &path, kind);
     Finding::at_span(path, span, message)
 }
 
 /// serde's words, with its Rust type names made plain and an example of the expected form.
-fn serde_message(message: &str, path: &FieldPath) -> String {
+fn serde_message(message: &str, path: &FieldPath, kind: Option<&str>) -> String {
     if let Some(missing) = missing_field(message) {
         let hint = example(
             path.enclosing_list().filter(|_| path.last_key().is_none()),
@@ -164,14 +243,42 @@ fn serde_message(message: &str, path: &FieldPath) -> String {
         let hint = hint.map_or(String::new(), |line| format!(", like `{line}`"));
         return format!("missing key `{missing}`; add it{hint}");
     }
-    let plain = plain_types(message);
     let expected_form = path
         .last_key()
         .and_then(|key| example(path.enclosing_list(), key));
+    let plain = path
+        .last_key()
+        .and_then(|key| not_a_whole_number(message, key, kind))
+        .unwrap_or_else(|| plain_types(message));
     match expected_form {
         Some(line) if message.starts_with("invalid ") => format!("{plain}; write it like `{line}`"),
         _ => plain,
     }
+}
+
+/// serde's refusal of a value for an unsigned integer key, told as what the key takes:
+/// `workers must be a whole number from 1 to 1024, and -1 is not` rather than the range of a
+/// Rust type.
+fn not_a_whole_number(message: &str, key: &str, kind: Option<&str>) -> Option<String> {
+    let (refusal, rust_type) = message.rsplit_once(", expected ")?;
+    let type_max = match rust_type {
+        "u8" => u64::from(u8::MAX),
+        "u16" => u64::from(u16::MAX),
+        "u32" => u64::from(u32::MAX),
+        "u64" | "usize" => u64::MAX,
+        _ => return None,
+    };
+    let allowed = match validate::whole_number_range(kind, key) {
+        Some((min, max)) if max < type_max => format!("a whole number from {min} to {max}"),
+        Some((min, _)) => format!("a whole number of {min} or more"),
+        None if type_max < u64::MAX => format!("a whole number from 0 to {type_max}"),
+        None => "a whole number of 0 or more".to_owned(),
+    };
+    if let Some(written) = refusal.strip_prefix("invalid value: integer ") {
+        return Some(format!("{key} must be {allowed}, and {written} is not"));
+    }
+    let written = refusal.strip_prefix("invalid type: ")?;
+    Some(format!("{key} must be {allowed}, not a {written}"))
 }
 
 fn missing_field(message: &str) -> Option<&str> {

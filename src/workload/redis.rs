@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::load_model::{self, LoadSpec};
 use super::spans::{FieldPath, Finding};
 use super::units::{ByteSize, HumanDuration, Share};
+use super::validate;
 use crate::load::{Shard, ShardError};
 
 /// Connections per job; each is a socket and at least one task.
@@ -283,22 +284,13 @@ pub(crate) fn check(job: &RedisJob, path: &FieldPath) -> Vec<Finding> {
     };
     check_url(&job.url, path, &mut ensure);
     check_tls(job, path, &mut ensure);
-    for (key, value, max) in [
-        ("connections", job.connections, MAX_CONNECTIONS),
-        ("pipeline", job.pipeline, MAX_PIPELINE),
-        ("threads", job.threads, 256),
-    ] {
-        let message = format!("{key} is {value}; use 1 to {max}");
-        ensure((1..=max).contains(&value), path.key(key), message);
-    }
+    let connections = (job.connections, MAX_CONNECTIONS);
+    validate::check_pool(connections, job.threads, path, &mut ensure);
+    let pipeline = job.pipeline;
     ensure(
-        job.threads <= job.connections,
-        path.key("threads"),
-        format!(
-            "threads ({}) is more than connections ({}), so some threads would have nothing \
-             to drive; lower threads or raise connections",
-            job.threads, job.connections
-        ),
+        (1..=MAX_PIPELINE).contains(&pipeline),
+        path.key("pipeline"),
+        format!("pipeline is {pipeline}; use 1 to {MAX_PIPELINE}"),
     );
     ensure(
         !job.timeout.0.is_zero(),

@@ -155,6 +155,12 @@ impl Document<'_> {
         (!name.trim().is_empty()).then_some(name)
     }
 
+    /// The `kind` a job was written with, if it is a string.
+    pub(crate) fn job_kind(&self, index: usize) -> Option<&str> {
+        let job = self.root.get_ref().get("jobs")?.get_ref().get(index)?;
+        job.get_ref().get("kind")?.get_ref().as_str()
+    }
+
     /// The span of the value at `path`, or of the deepest part of it that exists.
     pub(crate) fn span_of(&self, path: &FieldPath) -> Range<usize> {
         let mut span = self.root.span();

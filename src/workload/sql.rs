@@ -16,6 +16,7 @@ use super::load_model::{self, LoadSpec};
 use super::redact_url;
 use super::spans::{FieldPath, Finding};
 use super::units::{HumanDuration, Share};
+use super::validate;
 use crate::load::{Shard, ShardError};
 
 /// Connections per SQL job; each is a server process (PostgreSQL) or thread (MySQL).
@@ -523,22 +524,8 @@ pub fn asks_for_tls(url: &str) -> bool {
 }
 
 fn check_connections(job: &SqlJob, path: &FieldPath, ensure: &mut Ensure) {
-    for (key, value, max) in [
-        ("connections", job.connections, MAX_SQL_CONNECTIONS),
-        ("threads", job.threads, 256),
-    ] {
-        let message = format!("{key} is {value}; use 1 to {max}");
-        ensure((1..=max).contains(&value), path.key(key), message);
-    }
-    ensure(
-        job.threads <= job.connections,
-        path.key("threads"),
-        format!(
-            "threads ({}) is more than connections ({}), so some threads would have nothing \
-             to drive; lower threads or raise connections",
-            job.threads, job.connections
-        ),
-    );
+    let connections = (job.connections, MAX_SQL_CONNECTIONS);
+    validate::check_pool(connections, job.threads, path, ensure);
     ensure(
         !job.timeout.0.is_zero(),
         path.key("timeout"),

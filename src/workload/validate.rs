@@ -22,6 +22,61 @@ pub const MAX_BLOCK_SIZE: ByteSize = ByteSize(1 << 30);
 /// rather than a load.
 pub const MAX_WORKERS: u32 = 1024;
 
+/// Threads per network job (Redis, SQL, HTTP), each a runtime thread driving its share of the
+/// connections.
+pub(crate) const MAX_THREADS: u32 = 256;
+
+/// The whole numbers a job key takes, for the messages about a value that is not one (a
+/// negative `workers`, say). None for keys this table does not know; validation still checks
+/// them.
+pub(crate) fn whole_number_range(kind: Option<&str>, key: &str) -> Option<(u64, u64)> {
+    use super::{
+        MAX_CONNECTIONS, MAX_HTTP_CONNECTIONS, MAX_NULL_IN_FLIGHT, MAX_SQL_CONNECTIONS,
+        http::MAX_STREAMS, redis::MAX_PIPELINE, sql::MAX_RETRIES,
+    };
+    let max = match (kind?, key) {
+        ("disk" | "null", "workers") => MAX_WORKERS,
+        ("disk", "queue_depth") => MAX_QUEUE_DEPTH,
+        ("null", "queue_depth" | "servers") => MAX_NULL_IN_FLIGHT,
+        ("redis", "connections") => MAX_CONNECTIONS,
+        ("redis", "pipeline") => MAX_PIPELINE,
+        ("postgres" | "mysql", "connections") => MAX_SQL_CONNECTIONS,
+        ("postgres" | "mysql", "retries") => return Some((0, u64::from(MAX_RETRIES))),
+        ("http", "connections") => MAX_HTTP_CONNECTIONS,
+        ("http", "streams") => MAX_STREAMS,
+        ("redis" | "postgres" | "mysql" | "http", "threads") => MAX_THREADS,
+        (_, "ops") => return Some((1, u64::MAX)),
+        _ => return None,
+    };
+    Some((1, u64::from(max)))
+}
+
+/// The pool of a network job: `connections` within `max_connections`, `threads` within
+/// [`MAX_THREADS`], and no more threads than connections, since a thread with no connection
+/// would have nothing to drive. `ensure` is the job module's own: a finding when not ok.
+pub(crate) fn check_pool(
+    (connections, max_connections): (u32, u32),
+    threads: u32,
+    path: &FieldPath,
+    ensure: &mut dyn FnMut(bool, FieldPath, String),
+) {
+    for (key, value, max) in [
+        ("connections", connections, max_connections),
+        ("threads", threads, MAX_THREADS),
+    ] {
+        let message = format!("{key} is {value}; use 1 to {max}");
+        ensure((1..=max).contains(&value), path.key(key), message);
+    }
+    ensure(
+        threads <= connections,
+        path.key("threads"),
+        format!(
+            "threads ({threads}) is more than connections ({connections}), so some threads \
+             would have nothing to drive; lower threads or raise connections"
+        ),
+    );
+}
+
 /// Every logical block size Linux supports is a multiple of this; direct I/O with a block size
 /// that is not can never succeed, whatever the device.
 const SMALLEST_SECTOR: u64 = 512;
