@@ -352,10 +352,20 @@ impl Scope {
         let Some(written) = written else {
             return Ok(Scope::default());
         };
-        let (job, op) = match written.rsplit_once('.') {
+        // An HTTP journey's operations have dots of their own (`place.create`), so the job is
+        // the longest job name the scope starts with, not what comes before the last dot.
+        let prefix = jobs
+            .iter()
+            .filter(|job| {
+                let rest = written.strip_prefix(**job);
+                rest.is_some_and(|rest| rest.len() > 1 && rest.starts_with('.'))
+            })
+            .max_by_key(|job| job.len());
+        let (job, op) = match (prefix, written.rsplit_once('.')) {
             _ if jobs.contains(&written) => (written, None),
-            Some((job, op)) => (job, Some(op.to_owned())),
-            None => (written, None),
+            (Some(job), _) => (*job, Some(written[job.len() + 1..].to_owned())),
+            (None, Some((job, op))) => (job, Some(op.to_owned())),
+            (None, None) => (written, None),
         };
         if jobs.contains(&job) {
             return Ok(Scope {
@@ -616,6 +626,8 @@ mod tests {
         let scope = Scope::resolve(t.scope.as_deref(), &jobs).unwrap();
         assert_eq!(scope.job.as_deref(), Some("randread"));
         assert_eq!(scope.op.as_deref(), Some("read"));
+        let journey = Scope::resolve(Some("randread.place.create"), &jobs).unwrap();
+        assert_eq!(journey.op.as_deref(), Some("place.create"));
         let dotted = Scope::resolve(Some("a.b"), &jobs).unwrap();
         assert_eq!((dotted.job.as_deref(), dotted.op), (Some("a.b"), None));
         let wrong = Scope::resolve(Some("randreed.read"), &jobs).unwrap_err();

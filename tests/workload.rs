@@ -344,6 +344,66 @@ fn threads_beyond_connections_are_told_alike_for_every_network_kind() {
     }
 }
 
+#[test]
+fn a_threshold_on_an_operation_the_job_lacks_is_refused_with_its_operations() {
+    let text = base_with(
+        "thresholds = [\"read: p99 < 5ms\", \"nosuchop: p99 < 5ms\"]\n\n[[jobs]]\n\
+         kind = \"disk\"\nname = \"w\"\npath = \".\"\nsize = \"1MiB\"\npattern = \"write\"\n\
+         fsync_every = 4\nthresholds = [\"fsync: p99 < 1s\", \"write: p99 < 1s\"]",
+    )
+    .replace(
+        "duration = \"10s\"\n",
+        "duration = \"10s\"\nthresholds = [\"randread.raed: p99 < 5ms\"]\n",
+    );
+    let found = problems(&text);
+    let messages: Vec<_> = found
+        .iter()
+        .map(|p| (p.line, p.column, p.message.as_str()))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            (
+                3,
+                15,
+                "job `randread` has no operation `raed` (its operations: read); did you mean \
+                 `read`?"
+            ),
+            (
+                11,
+                34,
+                "job `randread` has no operation `nosuchop` (its operations: read)"
+            ),
+        ],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn thresholds_on_operations_named_at_setup_or_by_the_user_pass() {
+    let text = "name = \"t\"\nthresholds = [\"api.place.create: p99 < 1s\", \
+                \"cache.incr: p99 < 1s\", \"db.anything_1: p99 < 1s\"]\n\n\
+                [[jobs]]\nkind = \"http\"\nname = \"api\"\nbase_url = \"http://127.0.0.1:1\"\n\
+                [[jobs.journeys]]\nname = \"place\"\n\
+                steps = [{ name = \"create\", path = \"/a\" }, { path = \"/b\" }]\n\n\
+                [[jobs]]\nkind = \"redis\"\nname = \"cache\"\nurl = \"redis://127.0.0.1:1\"\n\
+                mix = [{ command = [\"INCR\", \"k\"], weight = 1 }, { op = \"get\", weight = 1 }]\n\
+                thresholds = [\"get: p99 < 1s\"]\n\n\
+                [[jobs]]\nkind = \"postgres\"\nname = \"db\"\nurl = \"postgres://127.0.0.1/test\"\n\
+                thresholds = [\"whatever: p99 < 1s\"]\n";
+    if let Err(error) = load_str("t.toml", text) {
+        panic!("{error}");
+    }
+    let wrong = text.replace("api.place.create", "api.place.step3");
+    let found = problems(&wrong);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(
+        found[0].message,
+        "job `api` has no operation `place.step3` (its operations: place.create, place.step2); \
+         did you mean `place.step2`?"
+    );
+}
+
 // Values.
 
 #[test]

@@ -109,6 +109,27 @@ impl Job {
         }
     }
 
+    /// The operations the job's configuration alone names, as results will record them; None
+    /// when some names come only from setup (a SQL job's built-in scripts and its timed
+    /// statements), so that no name can be refused for certain before the run.
+    pub fn op_names(&self) -> Option<Vec<String>> {
+        let names = match self {
+            Job::Disk(job) => job.op_names().iter().map(|&n| n.to_owned()).collect(),
+            Job::Null(_) => vec!["null".to_owned()],
+            Job::Redis(job) => job.mix.iter().map(MixEntry::op_name).collect(),
+            Job::Http(job) if job.journeys.is_empty() => {
+                job.requests.iter().map(RequestSpec::op_name).collect()
+            }
+            Job::Http(job) => job
+                .journeys
+                .iter()
+                .flat_map(|j| (0..j.steps.len()).map(|i| j.step_name(i)))
+                .collect(),
+            Job::Postgres(_) | Job::Mysql(_) => return None,
+        };
+        Some(names)
+    }
+
     /// The job's own thresholds, each optionally scoped to one operation (`read: p99 < 5ms`).
     pub fn thresholds(&self) -> &[Threshold] {
         match self {
@@ -312,6 +333,20 @@ impl DiskJob {
             Pattern::Write | Pattern::RandWrite => 0.0,
             Pattern::Rw | Pattern::RandRw => self.read_share.map_or(0.5, |s| s.0),
         }
+    }
+
+    /// The operations this job records, in the order the disk driver numbers them: reads,
+    /// writes, then the sync that follows every N writes.
+    pub fn op_names(&self) -> Vec<&'static str> {
+        let pattern = self.pattern;
+        let sync = self.sync_cadence().filter(|_| pattern.writes());
+        let sync = sync.map(|(_, kind)| match kind {
+            SyncKind::Fsync => "fsync",
+            SyncKind::Fdatasync => "fdatasync",
+        });
+        let read = (pattern.is_mixed() || !pattern.writes()).then_some("read");
+        let write = pattern.writes().then_some("write");
+        [read, write, sync].into_iter().flatten().collect()
     }
 
     /// Writes between syncs, and whether the sync is fdatasync.

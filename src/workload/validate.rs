@@ -177,18 +177,20 @@ impl Checks {
         }
     }
 
-    /// Scopes that name no job, and per-job metrics given an operation. The syntax itself
-    /// was checked as the strings were read.
+    /// Scopes that name no job or an operation the job does not have, and per-job metrics
+    /// given an operation. The syntax itself was checked as the strings were read.
     fn thresholds(&mut self, workload: &Workload) {
         let names: Vec<&str> = workload.jobs.iter().map(Job::name).collect();
         let top = workload.thresholds.iter().enumerate();
         for (k, threshold) in top {
-            let checked = crate::gate::run_gate(threshold, &names);
+            let checked = crate::gate::run_gate(threshold, &names)
+                .and_then(|gate| has_op(workload, &gate.scope));
             self.refused(checked, FieldPath::root().key("thresholds").index(k));
         }
         for (i, job) in workload.jobs.iter().enumerate() {
             for (k, threshold) in job.thresholds().iter().enumerate() {
-                let checked = crate::gate::job_gate(job.name(), threshold);
+                let checked = crate::gate::job_gate(job.name(), threshold)
+                    .and_then(|gate| has_op(workload, &gate.scope));
                 self.refused(checked, FieldPath::job(i).key("thresholds").index(k));
             }
         }
@@ -460,6 +462,31 @@ impl Checks {
                 .into()
         });
     }
+}
+
+/// Refuses a scope naming an operation its job certainly does not record; one it may record
+/// (a SQL job's, whose names come with its scripts) passes.
+fn has_op(workload: &Workload, scope: &crate::gate::Scope) -> Result<(), String> {
+    let (Some(job), Some(op)) = (&scope.job, &scope.op) else {
+        return Ok(());
+    };
+    let Some(job) = workload.jobs.iter().find(|j| j.name() == job) else {
+        return Ok(());
+    };
+    let Some(ops) = job.op_names() else {
+        return Ok(());
+    };
+    if ops.contains(op) {
+        return Ok(());
+    }
+    let known: Vec<&str> = ops.iter().map(String::as_str).collect();
+    let hint =
+        super::suggest_name(op, &known).map_or(String::new(), |m| format!("; did you mean `{m}`?"));
+    Err(format!(
+        "job `{}` has no operation `{op}` (its operations: {}){hint}",
+        job.name(),
+        known.join(", ")
+    ))
 }
 
 fn pattern_name(pattern: Pattern) -> &'static str {
