@@ -401,7 +401,10 @@ fn drive(
                 let name = workload.jobs[job].name();
                 match handle.join() {
                     Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(format!("job `{name}` worker {worker}: {e:#}")),
+                    Ok(Err(e)) => {
+                        let e = crate::drivers::Causes(&e);
+                        Some(format!("job `{name}` worker {worker}: {e}"))
+                    }
                     Err(_) => Some(format!("job `{name}` worker {worker} panicked")),
                 }
             })

@@ -413,3 +413,37 @@ fn comparing_runs_that_share_no_operation_is_bad_input() {
         "each warning once: {stderr}"
     );
 }
+
+#[test]
+fn a_refused_connection_is_told_once() {
+    let dir = scratch();
+    let jobs = [
+        ("redis", "url = \"redis://127.0.0.1:1\""),
+        ("mysql", "url = \"mysql://root@127.0.0.1:1/test\""),
+    ];
+    for (kind, url) in jobs {
+        let body = format!(
+            "name = \"t\"\nduration = \"1s\"\n[[jobs]]\nkind = \"{kind}\"\nname = \"j\"\n{url}\n"
+        );
+        let workload = write_workload(dir.path(), &body);
+        let output = plimsoll()
+            .args(["run", "--no-report", "--output"])
+            .arg(dir.path().join(format!("out-{kind}")))
+            .arg(&workload)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(3), "{kind}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let error = stderr.lines().find(|l| l.starts_with("plimsoll: error:"));
+        let error = error.unwrap_or_else(|| panic!("{kind}: no error line in {stderr}"));
+        assert_eq!(
+            error.matches("Connection refused").count(),
+            1,
+            "{kind}: {error}"
+        );
+        assert!(
+            !error.contains("error: Input/output error: Input"),
+            "{kind}: {error}"
+        );
+    }
+}
