@@ -27,9 +27,14 @@ pub enum Command {
     Report {
         /// A results file written by `plimsoll run`.
         results: PathBuf,
-        /// Where to write the report. Default: the folder holding the results file.
+        /// Where to write the report. Default: the folder holding the results file. It must
+        /// be new, empty, or hold only that results file, unless --force.
         #[arg(short, long, value_name = "DIR")]
         output: Option<PathBuf>,
+        /// Write into a folder that already holds files, replacing the report's own (index.html,
+        /// charts/, hlog/) and leaving the rest.
+        #[arg(long)]
+        force: bool,
     },
     /// Compare a baseline with a candidate, metric by metric, with a noise-aware verdict each.
     ///

@@ -43,7 +43,11 @@ fn main() -> ExitCode {
         Command::Merge(args) => merge(&args),
         Command::Capacity(args) => capacity(args),
         Command::Validate { workload, shards } => validate(&workload, shards),
-        Command::Report { results, output } => report(&results, output),
+        Command::Report {
+            results,
+            output,
+            force,
+        } => report(&results, output, force),
     };
     ExitCode::from(code)
 }
@@ -481,13 +485,16 @@ fn capacity_code(results: &RunResults) -> u8 {
     }
 }
 
-fn report(path: &Path, output: Option<PathBuf>) -> u8 {
+fn report(path: &Path, output: Option<PathBuf>, force: bool) -> u8 {
     let results = match RunResults::read(path) {
         Ok(results) => results,
         Err(e) => return fail(exit::BAD_INPUT, &e),
     };
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
     let folder = output.unwrap_or_else(|| parent.unwrap_or(Path::new(".")).to_owned());
+    if !force && let Err(why) = check_report_folder(&folder, path) {
+        return fail(exit::BAD_INPUT, &why);
+    }
     match plimsoll::report::write_folder(&results, &folder) {
         Ok(files) => {
             outln!("report: {}", files.index.display());
@@ -644,6 +651,43 @@ fn check_output_folder(folder: &Path) -> Result<(), String> {
             folder.display()
         )),
     }
+}
+
+/// A report replaces only its own files, but those may be an earlier report someone kept
+/// or edited: without --force it goes only where nothing but its results file is.
+fn check_report_folder(folder: &Path, results: &Path) -> Result<(), String> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "cannot use {} for the report: {e}",
+                folder.display()
+            ));
+        }
+    };
+    let results = std::fs::canonicalize(results).ok();
+    let mut others: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| std::fs::canonicalize(entry.path()).ok() != results)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    others.sort();
+    let shown = others
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if others.len() > 3 { ", ..." } else { "" };
+    Err(format!(
+        "the report folder {} already holds files ({shown}{more}); give --output a new or \
+         empty folder, or add --force to replace the report's files in it",
+        folder.display()
+    ))
 }
 
 fn fail(code: u8, error: &dyn std::fmt::Display) -> u8 {

@@ -410,13 +410,14 @@ fn interval_logs_read_back_with_an_independent_hdrhistogram() {
             return;
         }
     };
-    report(Path::new(FIXTURE), dir.path());
+    // The report goes beside the virtualenv, not into its folder: a report needs one of
+    // its own.
+    let out = dir.path().join("out");
+    report(Path::new(FIXTURE), &out);
     let results = fixture();
     let job = &results.jobs[0];
     for op in &job.operations {
-        let log = dir
-            .path()
-            .join(format!("hlog/job1-{}-{}.hlog", job.name, op.op));
+        let log = out.join(format!("hlog/job1-{}-{}.hlog", job.name, op.op));
         let out = Command::new(&python)
             .arg("-c")
             .arg(READ_HLOG)
@@ -574,4 +575,48 @@ fn thresholds_and_their_verdicts_are_on_the_page() {
         !page.contains("id=\"thresholds\""),
         "no section without thresholds"
     );
+}
+
+#[test]
+fn a_report_never_replaces_files_unless_forced() {
+    let dir = scratch();
+    let out = dir.path().join("out");
+    report(Path::new(FIXTURE), &out);
+    let index = out.join("index.html");
+    std::fs::write(&index, "kept").unwrap();
+    let again = |force: bool| {
+        let mut command = plimsoll();
+        command.arg("report").arg(FIXTURE).arg("-o").arg(&out);
+        if force {
+            command.arg("--force");
+        }
+        command.output().unwrap()
+    };
+    let refused = again(false);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the report folder {} already holds files",
+            out.display()
+        )) && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&index).unwrap(), "kept");
+    let forced = again(true);
+    assert_eq!(forced.status.code(), Some(0), "{forced:?}");
+    assert!(std::fs::read_to_string(&index).unwrap().contains("<html"));
+
+    // A run folder written with --no-report holds its results file only: the report goes
+    // beside it without --force.
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::copy(FIXTURE, run.join("results.json")).unwrap();
+    let beside = plimsoll()
+        .arg("report")
+        .arg(run.join("results.json"))
+        .output()
+        .unwrap();
+    assert_eq!(beside.status.code(), Some(0), "{beside:?}");
+    assert!(run.join("index.html").is_file());
 }
