@@ -620,3 +620,60 @@ fn a_report_never_replaces_files_unless_forced() {
     assert_eq!(beside.status.code(), Some(0), "{beside:?}");
     assert!(run.join("index.html").is_file());
 }
+
+#[test]
+fn long_operation_names_keep_the_summary_columns_aligned() {
+    let mut results = fixture();
+    let long = "checkout_with_saved_card_and_loyalty_points_then_confirm_x60";
+    assert_eq!(long.chars().count(), 60);
+    results.jobs[1].operations[0].op = long.to_owned();
+    results.jobs[1].operations[1].op = "set".to_owned();
+    let summary = plimsoll::report::terminal::summary(&results);
+    let table: Vec<&str> = summary
+        .lines()
+        .skip_while(|l| !l.starts_with("job cache"))
+        .skip(1)
+        .skip_while(|l| !l.trim_start().starts_with("op "))
+        .take(3)
+        .collect();
+    assert_eq!(table.len(), 3, "{summary}");
+    // Every row's numbers end where the header's titles end: a character there, a space or
+    // the line's end after it.
+    let header: Vec<char> = table[0].chars().collect();
+    let ends: Vec<usize> = (0..header.len())
+        .filter(|&i| header[i] != ' ' && header.get(i + 1).is_none_or(|c| *c == ' '))
+        .skip(1)
+        .collect();
+    for row in &table[1..] {
+        let row: Vec<char> = row.chars().collect();
+        for &end in &ends {
+            let ends_here = row.get(end).is_some_and(|c| *c != ' ')
+                && row.get(end + 1).is_none_or(|c| *c == ' ');
+            assert!(ends_here, "column ending at {end}:\n{summary}");
+        }
+    }
+    let name = table[1].split_whitespace().next().unwrap();
+    assert!(
+        name == long
+            || (name.contains('…') && name.starts_with("checkout") && name.ends_with("x60")),
+        "{name}"
+    );
+}
+
+#[test]
+fn the_summary_counts_a_network_job_in_threads_and_connections() {
+    let summary = plimsoll::report::terminal::summary(&fixture());
+    let line = summary
+        .lines()
+        .find(|l| l.starts_with("job cache"))
+        .unwrap();
+    assert_eq!(
+        line,
+        "job cache (redis): 1 thread, 4 connections, pipeline 1, redis://127.0.0.1:6379/0"
+    );
+    let disk = summary
+        .lines()
+        .find(|l| l.starts_with("job mixed"))
+        .unwrap();
+    assert!(disk.contains("1 worker"), "{disk}");
+}

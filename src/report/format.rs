@@ -16,6 +16,16 @@ pub fn latency(ns: Option<u64>) -> String {
     }
 }
 
+/// A job's `workers` as its own keys call them: `threads` for network jobs (Redis, SQL,
+/// HTTP), whose load is carried by their connections; `workers` for disk and null jobs.
+pub fn workers(kind: &str, n: usize) -> String {
+    let word = match kind {
+        "redis" | "postgres" | "mysql" | "http" => "thread",
+        _ => "worker",
+    };
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 /// `950`, `12.3k`, `1.05M`: decimal, as rates are.
 pub fn count(n: f64) -> String {
     if n < 1e3 {

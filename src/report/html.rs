@@ -118,7 +118,8 @@ struct JobView {
     name: String,
     kind: String,
     load_model: String,
-    workers: usize,
+    /// `4 workers`, or `4 threads` for a network job: the job's own key.
+    workers: String,
     /// Open model: target and achieved rate, schedule lag, verdict.
     load: Vec<String>,
     counters: Vec<(String, u64)>,
@@ -405,7 +406,7 @@ fn job_view(job: &JobResults, extras: JobExtras) -> JobView {
         name: job.name.clone(),
         kind: job.kind.clone(),
         load_model: job.load_model.clone(),
-        workers: job.workers,
+        workers: super::format::workers(&job.kind, job.workers),
         load: load_lines(job.load.as_ref()),
         counters: job.counters.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         ops: job.operations.iter().map(op_row).collect(),

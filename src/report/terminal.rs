@@ -120,18 +120,19 @@ fn job_table(out: &mut String, job: &JobResults) {
     if let Some(load) = job.load.as_ref().filter(|l| l.model == "open") {
         open_model_lines(out, load);
     }
+    let width = op_width(&job.operations);
     let _ = writeln!(
         out,
-        "  {:<10} {:>9} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        "  {:<width$} {:>9} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8}",
         "op", "ops", "op/s", "bandwidth", "p50", "p99", "p99.9", "max", "errors"
     );
     if job.operations.is_empty() {
         let _ = writeln!(out, "  (no operations completed in the measured window)");
     }
     for op in &job.operations {
-        op_row(out, op);
+        op_row(out, op, width);
     }
-    service_rows(out, &job.operations);
+    service_rows(out, &job.operations, width);
     if !job.counters.is_empty() {
         let counts: Vec<String> = job
             .counters
@@ -200,7 +201,7 @@ fn open_model_lines(out: &mut String, load: &LoadResults) {
 }
 
 /// Send-to-reply times beside the latency table, for the open model.
-fn service_rows(out: &mut String, ops: &[OpResults]) {
+fn service_rows(out: &mut String, ops: &[OpResults], width: usize) {
     let with_service: Vec<_> = ops
         .iter()
         .filter_map(|op| Some((op, op.service_time_ns.as_ref()?)))
@@ -215,8 +216,8 @@ fn service_rows(out: &mut String, ops: &[OpResults]) {
     for (op, s) in with_service {
         let _ = writeln!(
             out,
-            "  {:<10} {:>9} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9}",
-            op.op,
+            "  {:<width$} {:>9} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9}",
+            fit(&op.op, width),
             "",
             "",
             "",
@@ -228,7 +229,7 @@ fn service_rows(out: &mut String, ops: &[OpResults]) {
     }
 }
 
-fn op_row(out: &mut String, op: &OpResults) {
+fn op_row(out: &mut String, op: &OpResults, width: usize) {
     let l = &op.latency_ns;
     let above = l.above_range_count > 0;
     let pct = |v: Option<u64>| match v {
@@ -237,8 +238,8 @@ fn op_row(out: &mut String, op: &OpResults) {
     };
     let _ = writeln!(
         out,
-        "  {:<10} {:>9} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8}",
-        op.op,
+        "  {:<width$} {:>9} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        fit(&op.op, width),
         format::count(op.count as f64),
         format::count(op.ops_per_s),
         if op.bytes > 0 {
@@ -264,11 +265,7 @@ fn target_line(job: &JobResults) -> String {
     if t.get("direct").and_then(|v| v.as_bool()) == Some(true) {
         parts.push("direct".to_owned());
     }
-    parts.push(format!(
-        "{} worker{}",
-        job.workers,
-        if job.workers == 1 { "" } else { "s" }
-    ));
+    parts.push(format::workers(&job.kind, job.workers));
     if let Some(path) = t.get("path").and_then(|v| v.as_str()) {
         parts.push(path.to_owned());
     }
@@ -283,5 +280,32 @@ fn target_line(job: &JobResults) -> String {
             None => parts.push(format!("{connections} connections, {url}")),
         }
     }
+    if let Some(url) = t.get("base_url").and_then(|v| v.as_str()) {
+        let connections = t.get("pool_size").and_then(|v| v.as_u64()).unwrap_or(0);
+        parts.push(format!("{connections} connections, {url}"));
+    }
     format!(": {}", parts.join(", "))
+}
+
+/// The op column fits the longest name up to this many characters; a longer name is cut in
+/// the middle, where names made of a prefix and a suffix differ least.
+const MAX_OP_WIDTH: usize = 40;
+
+/// The op column's width for these operations: at least the header's 10.
+fn op_width(ops: &[OpResults]) -> usize {
+    let longest = ops.iter().map(|o| o.op.chars().count()).max();
+    longest.unwrap_or(0).clamp(10, MAX_OP_WIDTH)
+}
+
+/// `name` in at most `width` characters: whole, or its start and end around `…`.
+fn fit(name: &str, width: usize) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= width {
+        return name.to_owned();
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let start: String = chars[..head].iter().collect();
+    let end: String = chars[chars.len() - tail..].iter().collect();
+    format!("{start}…{end}")
 }
