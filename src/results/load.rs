@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::load::RateProfile;
 use crate::measure::{IntervalTotals, JobTotals, LATE_AFTER, LatencyHistogram, ScheduleStats};
+use crate::workload::{Arrival, LoadSpec};
 
 /// Below this share of the target rate, the rate was not sustained.
 pub const SUSTAINED_SHARE: f64 = 0.95;
@@ -37,6 +38,27 @@ pub struct LoadFacts {
 }
 
 impl LoadFacts {
+    /// What a network job's `load` table offers, at most `in_flight_limit` at a time.
+    pub fn of_spec(
+        spec: &LoadSpec,
+        profile: Option<RateProfile>,
+        in_flight_limit: u64,
+        duration: Duration,
+    ) -> Self {
+        LoadFacts {
+            model: if spec.is_open() { "open" } else { "closed" },
+            profile,
+            arrival: spec.is_open().then_some(match spec.arrival {
+                Arrival::Uniform => "uniform",
+                Arrival::Poisson => "poisson",
+            }),
+            in_flight_limit,
+            skip_late: spec.skip_late.map(|d| d.0),
+            think_time: spec.think_time.map(|d| d.0),
+            duration,
+        }
+    }
+
     /// A closed-model job with `in_flight_limit` workers (or queue slots) and no think time.
     pub fn closed(in_flight_limit: u64, duration: Duration) -> Self {
         LoadFacts {

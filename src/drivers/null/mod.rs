@@ -22,7 +22,7 @@ use crate::load::lanes::{Pace, Shared, StopRule, run_thread};
 use crate::measure::Recorder;
 use crate::results::LoadFacts;
 use crate::runner::PreparedJob;
-use crate::workload::{Arrival, Delay, NullJob, Stall};
+use crate::workload::{Delay, NullJob, Stall};
 
 use lane::{Draw, NullLane, Window};
 use queue::Servers;
@@ -88,19 +88,12 @@ impl PreparedNull {
     }
 
     fn load_facts(&self) -> LoadFacts {
-        let spec = &self.job.load;
-        LoadFacts {
-            model: if spec.is_open() { "open" } else { "closed" },
-            profile: self.profile.clone(),
-            arrival: spec.is_open().then_some(match spec.arrival {
-                Arrival::Uniform => "uniform",
-                Arrival::Poisson => "poisson",
-            }),
-            in_flight_limit: self.job.in_flight_limit(),
-            skip_late: spec.skip_late.map(|d| d.0),
-            think_time: spec.think_time.map(|d| d.0),
-            duration: self.duration,
-        }
+        LoadFacts::of_spec(
+            &self.job.load,
+            self.profile.clone(),
+            self.job.in_flight_limit(),
+            self.duration,
+        )
     }
 
     fn run(&self, worker: usize, recorder: Recorder, stop: &AtomicBool) -> anyhow::Result<()> {

@@ -29,7 +29,7 @@ use crate::load::RateProfile;
 use crate::load::lanes::{Pace, Shared, StopRule, run_thread};
 use crate::measure::Recorder;
 use crate::results::LoadFacts;
-use crate::workload::{Arrival, RedisJob, redact_url};
+use crate::workload::{RedisJob, redact_url};
 
 use commands::Plan;
 use dial::Dialer;
@@ -123,19 +123,12 @@ impl PreparedRedis {
     }
 
     pub fn load(&self) -> LoadFacts {
-        let spec = &self.job.load;
-        LoadFacts {
-            model: if spec.is_open() { "open" } else { "closed" },
-            profile: self.profile.clone(),
-            arrival: spec.is_open().then_some(match spec.arrival {
-                Arrival::Uniform => "uniform",
-                Arrival::Poisson => "poisson",
-            }),
-            in_flight_limit: self.facts.in_flight_limit,
-            skip_late: spec.skip_late.map(|d| d.0),
-            think_time: spec.think_time.map(|d| d.0),
-            duration: self.duration,
-        }
+        LoadFacts::of_spec(
+            &self.job.load,
+            self.profile.clone(),
+            self.facts.in_flight_limit,
+            self.duration,
+        )
     }
 
     /// Runs client thread `worker` until the measured end, the count, or `stop`; requests in

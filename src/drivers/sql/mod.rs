@@ -34,7 +34,7 @@ use crate::load::lanes::{Pace, Shared, StopRule, run_thread};
 use crate::measure::Recorder;
 use crate::results::LoadFacts;
 use crate::runner::PreparedJob;
-use crate::workload::{Arrival, Isolation, SqlJob, redact_url};
+use crate::workload::{Isolation, SqlJob, redact_url};
 
 use init::InitError;
 use lane::SqlLane;
@@ -351,19 +351,12 @@ impl<B: Backend> PreparedJob for PreparedSql<B> {
     }
 
     fn load(&self, _duration: Duration) -> LoadFacts {
-        let spec = &self.job.load;
-        LoadFacts {
-            model: if spec.is_open() { "open" } else { "closed" },
-            profile: self.profile.clone(),
-            arrival: spec.is_open().then_some(match spec.arrival {
-                Arrival::Uniform => "uniform",
-                Arrival::Poisson => "poisson",
-            }),
-            in_flight_limit: u64::from(self.job.connections),
-            skip_late: spec.skip_late.map(|d| d.0),
-            think_time: spec.think_time.map(|d| d.0),
-            duration: self.duration,
-        }
+        LoadFacts::of_spec(
+            &self.job.load,
+            self.profile.clone(),
+            u64::from(self.job.connections),
+            self.duration,
+        )
     }
 
     fn counter_names(&self) -> Vec<&'static str> {
