@@ -95,6 +95,22 @@ fn redis_keys_are_checked_with_suggestions() {
 }
 
 #[test]
+fn commands_that_break_reply_pairing_are_refused() {
+    for (command, reason) in [
+        ("[\"subscribe\", \"{key}\"]", "subscriber"),
+        ("[\"MONITOR\"]", "streams every command"),
+        ("[\"CLIENT\", \"reply\", \"OFF\"]", "changes which replies"),
+        ("[\"QUIT\"]", "ends the connection"),
+    ] {
+        let message = only(&format!("mix = [{{ command = {command} }}]\n"));
+        assert!(message.contains("jobs[0].mix[0].command"), "{message}");
+        assert!(message.contains(reason), "{message}");
+    }
+    let fine = format!("{JOB}mix = [{{ command = [\"CLIENT\", \"ID\"] }}]\n");
+    load_str("w.toml", &fine).expect("CLIENT ID answers once");
+}
+
+#[test]
 fn tls_keys_on_a_plain_url_are_refused_before_load_at_their_line() {
     let message = only("tls_insecure = true\n");
     assert!(message.contains("w.toml:8:"), "{message}");

@@ -407,6 +407,23 @@ fn check_keys(keys: &KeySpace, path: &FieldPath, ensure: &mut impl FnMut(bool, F
     }
 }
 
+/// Why a command would break the one-reply-per-command pairing that pipelined lanes rely on,
+/// if it does.
+fn reply_changer(first: &str, second: Option<&String>) -> Option<&'static str> {
+    let sub = second.map(|s| s.to_ascii_uppercase());
+    match first.to_ascii_uppercase().as_str() {
+        "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" | "UNSUBSCRIBE" | "PUNSUBSCRIBE"
+        | "SUNSUBSCRIBE" => Some("turns the connection into a subscriber"),
+        "MONITOR" => Some("streams every command the server runs"),
+        "SYNC" | "PSYNC" => Some("turns the connection into a replica"),
+        "HELLO" | "RESET" | "QUIT" => Some("resets or ends the connection plimsoll set up"),
+        "CLIENT" if matches!(sub.as_deref(), Some("REPLY" | "TRACKING")) => {
+            Some("changes which replies the server sends")
+        }
+        _ => None,
+    }
+}
+
 fn check_mix(mix: &[MixEntry], path: &FieldPath, ensure: &mut impl FnMut(bool, FieldPath, String)) {
     ensure(
         !mix.is_empty(),
@@ -433,6 +450,17 @@ fn check_mix(mix: &[MixEntry], path: &FieldPath, ensure: &mut impl FnMut(bool, F
              \"field\", \"{value}\"]`"
                 .into(),
         );
+        if let Some(reason) = words.first().and_then(|w| reply_changer(w, words.get(1))) {
+            ensure(
+                false,
+                at.key("command"),
+                format!(
+                    "`{}` {reason}, so replies would no longer pair with the commands sent; \
+                     load a connection with it from another tool",
+                    words.join(" ")
+                ),
+            );
+        }
         ensure(
             entry.weight > 0,
             at.key("weight"),
