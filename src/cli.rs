@@ -153,7 +153,8 @@ pub struct CapacityArgs {
     /// Run before each step's measurement, excluded from it. Default: a fifth of the step.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub step_warmup: Option<std::time::Duration>,
-    /// Stop when the bracket between passing and failing loads is this narrow.
+    /// Stop when the bracket between passing and failing loads is this narrow, as a
+    /// percentage with its `%`.
     #[arg(
         long,
         value_name = "PCT",
@@ -232,7 +233,8 @@ pub struct CompareArgs {
     /// Candidate runs, one or more (results files or folders), instead of CANDIDATE.
     #[arg(long = "candidate", value_name = "PATH", num_args = 1.., requires = "baselines")]
     pub candidates: Vec<PathBuf>,
-    /// The smallest change that counts as a regression or an improvement.
+    /// The smallest change that counts as a regression or an improvement, as a percentage
+    /// with its `%` (`4%`; a bare `4` or `0.04` is refused, not guessed).
     #[arg(
         long,
         value_name = "PCT",
@@ -241,7 +243,8 @@ pub struct CompareArgs {
     )]
     pub min_effect: f64,
     /// A regression allowed before the comparison fails: `10%` for every metric, or
-    /// `p99=10%` for one (throughput, p50, p99, p99.9). Repeatable. Default: none.
+    /// `p99=10%` for one (throughput, p50, p99, p99.9); the `%` is required. Repeatable.
+    /// Default: none.
     #[arg(long = "budget", value_name = "[METRIC=]PCT")]
     pub budgets: Vec<crate::compare::Budget>,
     #[command(flatten)]

@@ -88,6 +88,13 @@ pub struct Comparison {
 pub enum OptionError {
     #[error("`{0}` is not a percentage; write it like `5%`")]
     BadPercent(String),
+    /// A bare number: `4` may be meant as 4 % or, as shares in a workload may be written, as a
+    /// fraction (400 %), so the unit is required rather than guessed.
+    #[error(
+        "`{written}` needs its unit; write {meant} (a bare number is refused, as it could be \
+         a percentage or a fraction)"
+    )]
+    NoPercentSign { written: String, meant: String },
     #[error("unknown metric `{0}` in a budget; use throughput, p50, p99 or p99.9")]
     UnknownMetric(String),
 }
@@ -177,13 +184,32 @@ impl Verdict {
     }
 }
 
-/// `5%`, `5` or `0.5 %`: a non-negative percentage.
+/// `5%` or `0.5 %`: a non-negative percentage, with its `%`.
 pub fn parse_percent(text: &str) -> Result<f64, OptionError> {
-    let number = text.trim().trim_end_matches('%').trim();
-    match number.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+    let written = text.trim();
+    let number = written.strip_suffix('%').map(str::trim);
+    let value = number.unwrap_or(written).parse::<f64>();
+    match (number, value) {
+        (Some(_), Ok(v)) if v.is_finite() && v >= 0.0 => Ok(v),
+        (None, Ok(v)) if v.is_finite() && v > 0.0 && v < 1.0 => Err(OptionError::NoPercentSign {
+            written: written.to_owned(),
+            meant: format!(
+                "`{}%` for the fraction {written}, or `{written}%`",
+                tidy(v * 100.0)
+            ),
+        }),
+        (None, Ok(v)) if v.is_finite() && v >= 0.0 => Err(OptionError::NoPercentSign {
+            written: written.to_owned(),
+            meant: format!("`{written}%`"),
+        }),
         _ => Err(OptionError::BadPercent(text.to_owned())),
     }
+}
+
+/// A number without the float noise of a product: `4`, not `4.000000000000001`.
+fn tidy(value: f64) -> String {
+    let text = format!("{value:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 impl std::str::FromStr for Budget {
@@ -725,6 +751,29 @@ fn padded(cells: &[String; 7], widths: &[usize; 7]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_percentage_needs_its_unit() {
+        assert_eq!(parse_percent("4%").unwrap(), 4.0);
+        assert_eq!(parse_percent(" 0.5 % ").unwrap(), 0.5);
+        assert_eq!(
+            parse_percent("4").unwrap_err().to_string(),
+            "`4` needs its unit; write `4%` (a bare number is refused, as it could be a \
+             percentage or a fraction)"
+        );
+        let fraction = parse_percent("0.04").unwrap_err().to_string();
+        assert!(
+            fraction.starts_with(
+                "`0.04` needs its unit; write `4%` for the fraction 0.04, or \
+                 `0.04%`"
+            ),
+            "{fraction}"
+        );
+        assert!(matches!(
+            parse_percent("-3%"),
+            Err(OptionError::BadPercent(_))
+        ));
+    }
 
     #[test]
     fn identical_series_give_an_interval_around_zero() {

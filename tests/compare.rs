@@ -242,6 +242,23 @@ fn what_is_not_a_results_file_is_bad_input() {
         &["--min-effect", "lots"],
     );
     assert_eq!(bad_effect.status.code(), Some(2), "{bad_effect:?}");
+    // A percentage needs its `%`: a bare 4 could be 4 % or, as a fraction, 400 %.
+    let bare = compare(&results("base"), &results("base"), &["--min-effect", "4"]);
+    assert_eq!(bare.status.code(), Some(2), "{bare:?}");
+    let stderr = String::from_utf8_lossy(&bare.stderr);
+    assert!(
+        stderr.contains("`4` needs its unit; write `4%`"),
+        "{stderr}"
+    );
+    let fraction = compare(&results("base"), &results("base"), &["--budget", "0.1"]);
+    assert_eq!(fraction.status.code(), Some(2), "{fraction:?}");
+    let stderr = String::from_utf8_lossy(&fraction.stderr);
+    assert!(
+        stderr.contains("write `10%` for the fraction 0.1"),
+        "{stderr}"
+    );
+    let with_unit = compare(&results("base"), &results("base"), &["--min-effect", "4%"]);
+    assert_eq!(with_unit.status.code(), Some(0), "{with_unit:?}");
 }
 
 #[test]
