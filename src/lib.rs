@@ -22,5 +22,10 @@ pub mod runner;
 pub mod tls;
 pub mod workload;
 
+/// The log target of setup phase lines (SQL init, Redis prefill, a disk file's layout): one
+/// line as a phase starts and one with its counts and rate as it ends, shown on stderr at the
+/// default log level.
+pub const PHASE: &str = "plimsoll::phase";
+
 /// The workload `plimsoll run` uses when given none: `workloads/quickstart.toml`.
 pub const QUICKSTART: &str = include_str!("../workloads/quickstart.toml");

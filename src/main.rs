@@ -36,7 +36,12 @@ macro_rules! out {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    let quiet = match &cli.command {
+        Command::Run(args) => args.quiet,
+        Command::Capacity(args) => args.quiet,
+        _ => false,
+    };
+    init_logging(cli.verbose, quiet);
     let code = match cli.command {
         Command::Run(args) => run(args),
         Command::Compare(args) => compare(&args),
@@ -699,11 +704,15 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn init_logging(verbose: u8) {
+/// Warnings by default, and a line per setup phase (SQL init, Redis prefill, a disk file's
+/// layout), which can take minutes and would otherwise look like a hang where no progress bar
+/// is drawn. `--quiet` drops the phase lines.
+fn init_logging(verbose: u8, quiet: bool) {
     let default = match verbose {
-        0 => "warn",
-        1 => "plimsoll=debug,warn",
-        _ => "plimsoll=trace,debug",
+        0 if quiet => "warn".to_owned(),
+        0 => format!("warn,{}=info", plimsoll::PHASE),
+        1 => "plimsoll=debug,warn".to_owned(),
+        _ => "plimsoll=trace,debug".to_owned(),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

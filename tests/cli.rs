@@ -447,3 +447,84 @@ fn a_refused_connection_is_told_once() {
         );
     }
 }
+
+/// A PostgreSQL schema of this test's own in the shared database `test`, dropped at the end.
+struct PgSchema(String);
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "test",
+                "-XAtq",
+                "-c",
+            ])
+            .arg(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0))
+            .output();
+    }
+}
+
+#[test]
+fn setup_phases_are_told_on_stderr_at_the_default_level() {
+    let dir = scratch();
+    let schema = PgSchema(format!("plimsoll_phases_{}", std::process::id()));
+    let body = format!(
+        "name = \"phases\"\nduration = \"1s\"\n\n[[jobs]]\nkind = \"postgres\"\nname = \"db\"\n\
+         url = \"postgres://postgres@127.0.0.1:5432/test\"\nschema = \"{}\"\nops = 10\n\
+         [jobs.workload]\nkind = \"ycsb\"\ncore = \"c\"\nrecords = 2000\n\n[[jobs]]\n\
+         kind = \"disk\"\nname = \"d\"\npath = \"{}\"\nsize = \"8MiB\"\npattern = \"randread\"\n",
+        schema.0,
+        dir.path().display()
+    );
+    let workload = write_workload(dir.path(), &body);
+    let run = |out: &str, quiet: bool| {
+        let mut command = plimsoll();
+        command.args(["run", "--no-report", "--output"]);
+        command.arg(dir.path().join(out)).arg(&workload);
+        if quiet {
+            command.arg("--quiet");
+        }
+        command.env_remove("RUST_LOG").output().unwrap()
+    };
+    let output = run("out", false);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let has = |start: &str, end: &str| lines.iter().any(|l| l.contains(start) && l.ends_with(end));
+    assert!(
+        has("init: loading 2000 rows into usertable", "usertable"),
+        "{stderr}"
+    );
+    assert!(
+        has("init: usertable loaded, 2000 rows in ", " rows/s)"),
+        "{stderr}"
+    );
+    assert!(
+        has("layout: writing 8.00 MiB to ", "d.plimsoll.dat"),
+        "{stderr}"
+    );
+    assert!(has("d.plimsoll.dat written in ", "/s)"), "{stderr}");
+    // A line per phase, not a stream: two for the table, two for the file.
+    let phases = lines
+        .iter()
+        .filter(|l| l.contains("init:") || l.contains("layout:"));
+    assert_eq!(phases.count(), 4, "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !stdout.contains("init:") && !stdout.contains("layout:"),
+        "{stdout}"
+    );
+
+    let quiet = run("quiet", true);
+    assert_eq!(quiet.status.code(), Some(0), "{quiet:?}");
+    let stderr = String::from_utf8_lossy(&quiet.stderr);
+    assert!(
+        !stderr.contains("init:") && !stderr.contains("layout:"),
+        "{stderr}"
+    );
+}

@@ -27,6 +27,7 @@ use super::align::{self, Alignment};
 use super::facts::FsFacts;
 use super::{Checked, DEFAULT_SEED, Problem, input};
 use crate::load::SizeMix;
+use crate::report::format::bytes as bytes_text;
 use crate::workload::{DiskJob, FileLayout};
 
 /// The xattr that marks a file as laid out by plimsoll; its value is `size=<bytes>`, or
@@ -429,7 +430,10 @@ fn lay_out(
     stop: &AtomicBool,
 ) -> Checked<()> {
     check_free_space(file, to - from, path)?;
-    tracing::info!(path = %path.display(), bytes = to - from, "laying out the file");
+    let bytes = to - from;
+    let size = bytes_text(bytes as f64);
+    tracing::info!(target: crate::PHASE, "layout: writing {size} to {}", path.display());
+    let started = std::time::Instant::now();
     let mut rng = SmallRng::seed_from_u64(seed ^ from);
     let mut chunk = vec![0u8; LAYOUT_CHUNK];
     let mut at = from;
@@ -448,6 +452,13 @@ fn lay_out(
     }
     file.sync_all()
         .with_context(|| format!("syncing the layout of {}", path.display()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let rate = bytes_text(bytes as f64 / seconds.max(1e-9));
+    tracing::info!(
+        target: crate::PHASE,
+        "layout: {} written in {seconds:.1} s ({rate}/s)",
+        path.display()
+    );
     Ok(())
 }
 

@@ -75,6 +75,7 @@ async fn server_version(conn: &mut redis::aio::MultiplexedConnection) -> Option<
 async fn fill(job: &RedisJob, client: &redis::Client, plan: &Plan) -> anyhow::Result<PrefillFacts> {
     let started = Instant::now();
     let count = job.keys.count;
+    tracing::info!(target: crate::PHASE, "prefill: job `{}` writing {count} keys", job.name);
     let bar = progress(count);
     let workers = PREFILL_CONNECTIONS.min(u64::from(job.connections)).max(1);
     let mut fills = Vec::new();
@@ -86,7 +87,13 @@ async fn fill(job: &RedisJob, client: &redis::Client, plan: &Plan) -> anyhow::Re
         result.context("prefill")?;
     }
     bar.finish_and_clear();
-    tracing::info!(job = %job.name, keys = count, "prefill done");
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        target: crate::PHASE,
+        "prefill: job `{}` wrote {count} keys in {seconds:.1} s ({:.0} keys/s)",
+        job.name,
+        count as f64 / seconds.max(1e-9)
+    );
     Ok(PrefillFacts {
         keys: count,
         elapsed_ns: started.elapsed().as_nanos() as u64,

@@ -77,7 +77,8 @@ pub async fn run<A: Admin>(
     }
     let all_ready = marks.iter().all(|m| m.as_deref() == Some(want.as_str()));
     if mode == InitMode::Auto && all_ready {
-        tracing::info!(mark, "init: reusing the tables an earlier run loaded");
+        let reusing = "init: reusing the tables an earlier run loaded";
+        tracing::info!(target: crate::PHASE, "{reusing} ({mark})");
         return Ok(Some(InitFacts {
             action: "reused",
             rows_loaded: 0,
@@ -130,6 +131,8 @@ async fn create_and_load<A: Admin>(
         .await?;
     admin.set_table_mark(table.name, LOADING).await?;
     if table.rows > 0 {
+        let (rows, name) = (table.rows, table.name);
+        tracing::info!(target: crate::PHASE, "init: loading {rows} rows into {name}");
         let started = Instant::now();
         let bar = progress(table);
         let mut progress = |done: u64| {
@@ -141,10 +144,12 @@ async fn create_and_load<A: Admin>(
         if stop.load(Ordering::Relaxed) {
             return Err(InitError::Interrupted);
         }
+        let seconds = started.elapsed().as_secs_f64();
         tracing::info!(
-            "init: {} loaded, {loaded} rows in {:.1} s",
+            target: crate::PHASE,
+            "init: {} loaded, {loaded} rows in {seconds:.1} s ({:.0} rows/s)",
             table.name,
-            started.elapsed().as_secs_f64()
+            loaded as f64 / seconds.max(1e-9)
         );
     }
     if !table.primary_key.is_empty() {
