@@ -320,6 +320,20 @@ mod tests {
         assert_eq!(names(Pattern::Read, "fsync_every = 4"), ["read"]);
     }
 
+    /// Validation refuses thresholds on operations a job lacks by `DiskJob::op_names`, so it
+    /// must name what the plan records.
+    #[test]
+    fn the_workload_names_the_operations_the_plan_records() {
+        use Pattern::*;
+        for pattern in [Read, Write, RandRead, RandWrite, Rw, RandRw] {
+            for extra in ["", "fsync_every = 3", "fdatasync_every = 1"] {
+                let job = job(pattern, extra);
+                let recorded = plan(&job, 1 << 20).ids.names();
+                assert_eq!(job.op_names(), recorded, "{pattern:?} {extra}");
+            }
+        }
+    }
+
     #[test]
     fn random_offsets_are_in_range_and_on_the_grid() {
         let mut job = job(Pattern::RandRw, "");
