@@ -774,3 +774,32 @@ fn the_open_model_keeps_its_rate_and_no_password_reaches_the_results() {
     );
     assert!(json.contains("postgres:***@"), "the URL is there, redacted");
 }
+
+#[test]
+fn a_statement_past_its_timeout_is_abandoned_and_counted_as_a_timeout() {
+    let schema = Schema::new("timeout");
+    // Each transaction sleeps 3 s on the server; the job waits 300 ms for any statement.
+    let (results, elapsed) = run(
+        UNTIL_OPS,
+        &in_schema(
+            &schema,
+            "connections = 1\nops = 4\ntimeout = \"300ms\"\n[jobs.workload]\nkind = \"custom\"\n\
+             transactions = [{ name = \"slow\", statements = [\"SELECT pg_sleep(3)\"] }]\n",
+        ),
+    );
+    assert_eq!(count(&results, "slow"), 0, "none waited out its 3 s");
+    assert_eq!(
+        all_errors(&results),
+        vec![("slow".to_owned(), "timeout".to_owned(), 4)]
+    );
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "4 statements of 3 s each were cut short: {elapsed:?}"
+    );
+    // A timed-out statement leaves the connection's state unknown: each next one is new.
+    assert!(
+        counter(&results, "reconnects") >= 3,
+        "{:?}",
+        job(&results).counters
+    );
+}

@@ -7,8 +7,13 @@
 //! own send. A transaction that fails for good is counted by the kind of its last error, on
 //! itself and on the statement that failed.
 
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
+
+use tokio::time::Sleep;
 
 use super::errors::{Retry, SqlError};
 use super::params::Draw;
@@ -40,6 +45,10 @@ pub(super) struct SqlLane<B: Backend> {
     ever_connected: bool,
     draw: Draw,
     timeout: Duration,
+    /// The lane's one statement timer, moved on to each statement's deadline rather than made
+    /// anew: deadlines only grow, so tokio just extends it, with no timer-wheel insertion and
+    /// removal per statement. Made in [`Lane::start`], inside the thread's runtime.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 /// A failed attempt: the error and the timed statement it hit, if any.
@@ -58,6 +67,7 @@ impl<B: Backend> SqlLane<B> {
             ever_connected: false,
             draw,
             timeout,
+            timer: None,
         }
     }
 
@@ -99,7 +109,8 @@ impl<B: Backend> SqlLane<B> {
         let at = Instant::now();
         let mut retries = 0;
         loop {
-            let Err(failure) = self.attempt(txn, shared).await else {
+            let started = if retries == 0 { at } else { Instant::now() };
+            let Err(failure) = self.attempt(txn, shared, started).await else {
                 let end = Instant::now();
                 let mut recorder = shared.recorder.borrow_mut();
                 match intended {
@@ -133,33 +144,60 @@ impl<B: Backend> SqlLane<B> {
         }
     }
 
-    /// Runs `txn` once on the lane's connection.
-    async fn attempt(&mut self, txn: &Transaction, shared: &Shared) -> Result<(), Failure> {
+    /// Runs `txn` once on the lane's connection, from `started`, a clock reading taken just
+    /// before. The clock is read once per timed statement's end (which is the next one's
+    /// send) and not for an untimed one: a statement's send is the last reading before it,
+    /// and its timeout a deadline from there, so the common one-statement transaction costs
+    /// no reading beyond its own start and end.
+    async fn attempt(
+        &mut self,
+        txn: &Transaction,
+        shared: &Shared,
+        started: Instant,
+    ) -> Result<(), Failure> {
         let limit = self.timeout;
         let conn = self.conn.as_mut().expect("connected before an attempt");
+        let mut timer = self.timer.as_mut().expect("started").as_mut();
         let failed = |op: Option<OpId>| move |error: SqlError| Failure { error, op };
+        let mut last = started;
         if txn.explicit {
-            timed(limit, conn.begin(self.plan.isolation))
-                .await
-                .map_err(failed(None))?;
+            within(
+                timer.as_mut(),
+                last + limit,
+                conn.begin(self.plan.isolation),
+            )
+            .await
+            .map_err(failed(None))?;
+            last = Instant::now();
         }
-        for step in &txn.steps {
-            let start = Instant::now();
+        for (k, step) in txn.steps.iter().enumerate() {
+            // An untimed statement after another has no reading of its own send yet.
+            if k > 0 && step.op.is_none() {
+                last = Instant::now();
+            }
+            let start = last;
             let params = Params {
                 draw: &self.draw,
                 bind: &step.bind,
             };
-            timed(limit, conn.execute(step.statement, params))
-                .await
-                .map_err(failed(step.op))?;
+            within(
+                timer.as_mut(),
+                start + limit,
+                conn.execute(step.statement, params),
+            )
+            .await
+            .map_err(failed(step.op))?;
             if let Some(op) = step.op {
-                let end = Instant::now();
-                shared.recorder.borrow_mut().record(op, start, end, 0);
+                last = Instant::now();
+                shared.recorder.borrow_mut().record(op, start, last, 0);
             }
         }
         if txn.explicit {
-            let start = Instant::now();
-            timed(limit, conn.commit())
+            let start = match txn.steps.last() {
+                Some(step) if step.op.is_some() => last,
+                _ => Instant::now(),
+            };
+            within(timer.as_mut(), start + limit, conn.commit())
                 .await
                 .map_err(failed(txn.commit_op))?;
             if let Some(op) = txn.commit_op {
@@ -178,22 +216,35 @@ impl<B: Backend> SqlLane<B> {
             self.conn = None;
             return;
         }
+        let deadline = Instant::now() + self.timeout;
         if txn.explicit
-            && let Some(conn) = self.conn.as_mut()
-            && timed(self.timeout, conn.rollback()).await.is_err()
+            && let (Some(conn), Some(timer)) = (self.conn.as_mut(), self.timer.as_mut())
+            && within(timer.as_mut(), deadline, conn.rollback())
+                .await
+                .is_err()
         {
             self.conn = None;
         }
     }
 }
 
-async fn timed<T>(
-    limit: Duration,
+/// `work`, or a timeout at `deadline`, on the lane's timer. The work is polled in place, not
+/// moved into a fresh `Timeout` with a timer of its own: per statement that was several
+/// copies of a large future and a timer registration.
+async fn within<T>(
+    mut timer: Pin<&mut Sleep>,
+    deadline: Instant,
     work: impl Future<Output = Result<T, SqlError>>,
 ) -> Result<T, SqlError> {
-    tokio::time::timeout(limit, work)
-        .await
-        .unwrap_or_else(|_| Err(SqlError::timeout()))
+    timer.as_mut().reset(deadline.into());
+    let mut work = pin!(work);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(done) = work.as_mut().poll(cx) {
+            return Poll::Ready(done);
+        }
+        timer.as_mut().poll(cx).map(|()| Err(SqlError::timeout()))
+    })
+    .await
 }
 
 async fn back_off(shared: &Shared) {
@@ -203,6 +254,7 @@ async fn back_off(shared: &Shared) {
 
 impl<B: Backend> Lane for SqlLane<B> {
     async fn start(&mut self, shared: &Shared) {
+        self.timer = Some(Box::pin(tokio::time::sleep(self.timeout)));
         // Connect before the first ticket, so the first measured transactions do not pay
         // for it. A failure here is counted when the first ticket finds no connection.
         if let Err(error) = self.ensure_connected(shared).await {
