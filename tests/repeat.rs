@@ -199,7 +199,8 @@ fn compare(args: &[&Path]) -> Output {
 fn compare_takes_repeated_runs_as_each_sides_samples() {
     let dir = scratch();
     let d = dir.path();
-    let sides = [("base", "1ms"), ("same", "1ms"), ("slow", "2ms")];
+    // Delays of a few milliseconds, so a busy machine's late wake-ups stay small beside them.
+    let sides = [("base", "4ms"), ("same", "4ms"), ("slow", "8ms")];
     let children: Vec<Child> = sides
         .iter()
         .map(|(name, delay)| {

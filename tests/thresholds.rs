@@ -156,9 +156,10 @@ fn abort_early_stops_an_open_model_run_once_p99_cannot_recover() {
     assert_eq!(r["aborted"]["scope"], "n.null");
     let reason = r["aborted"]["reason"].as_str().unwrap();
     assert!(reason.contains("the schedule allows at most"), "{reason}");
+    // Not before the stall that made p99 unrecoverable began, and long before the 20 s end.
     let measured = r["measured_ns"].as_u64().unwrap();
     assert!(
-        (1_500_000_000..5_000_000_000).contains(&measured),
+        (1_000_000_000..5_000_000_000).contains(&measured),
         "{measured}"
     );
     assert_eq!(
