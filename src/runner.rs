@@ -412,7 +412,11 @@ fn drive(
         (failures, aborted)
     });
     let ended = Instant::now();
-    let resources = sampler.map(SamplerHandle::finish);
+    // A window shorter than one sampling interval (a job stopped at a small count) has no
+    // readings; zeros in their place would read as an idle machine.
+    let resources = sampler
+        .map(SamplerHandle::finish)
+        .filter(|r| !r.intervals.is_empty());
     if let Some(progress) = progress {
         progress.finish();
     }

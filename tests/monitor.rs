@@ -408,3 +408,36 @@ fn an_open_rate_one_connection_cannot_carry_fails_the_rate_check_and_a_light_one
     let kept = check(&light, "requested_rate", "cache");
     assert_eq!(kept.status, CheckStatus::Passed, "{kept:?}");
 }
+
+#[test]
+fn a_job_stopped_at_its_count_passes_the_window_and_claims_no_readings_it_lacks() {
+    let dir = scratch();
+    // 20 operations with no delay: the window is over in a few tens of milliseconds.
+    let job = "[[jobs]]\nkind = \"null\"\nname = \"n\"\nops = 20\n";
+    let results = run_text(&workload(dir.path(), 5, job));
+    assert_eq!(results.jobs[0].operations[0].count, 20);
+    assert!(
+        results.measured_ns < 1_000_000_000,
+        "{}",
+        results.measured_ns
+    );
+    let window = &checks(&results, "measured_window")[0];
+    assert_eq!(window.status, CheckStatus::Passed, "{window:?}");
+    assert!(
+        window.explanation.contains("count of operations"),
+        "{window:?}"
+    );
+    // Too short for a reading, or one reading: never a section of zeros standing in for none.
+    if let Some(r) = &results.resources {
+        assert!(!r.intervals.is_empty(), "{r:?}");
+    }
+
+    // Beside a job without a count the window is the whole duration, sampled as usual.
+    let both = format!("{job}[[jobs]]\nkind = \"null\"\nname = \"m\"\ndelay = \"1ms\"\n");
+    let results = run_text(&workload(dir.path(), 2, &both));
+    assert_eq!(
+        checks(&results, "measured_window")[0].status,
+        CheckStatus::Passed
+    );
+    assert!(results.resources.is_some());
+}

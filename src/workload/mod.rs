@@ -130,6 +130,18 @@ impl Job {
         Some(names)
     }
 
+    /// The count of measured operations the job stops at, if it has one (disk jobs run for the
+    /// duration only).
+    pub fn op_count(&self) -> Option<u64> {
+        match self {
+            Job::Disk(_) => None,
+            Job::Redis(job) => job.ops,
+            Job::Null(job) => job.ops,
+            Job::Http(job) => job.ops,
+            Job::Postgres(job) | Job::Mysql(job) => job.ops,
+        }
+    }
+
     /// The job's own thresholds, each optionally scoped to one operation (`read: p99 < 5ms`).
     pub fn thresholds(&self) -> &[Threshold] {
         match self {
