@@ -4,7 +4,7 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use clap::Parser as _;
@@ -599,18 +599,49 @@ fn status_code(results: &RunResults) -> u8 {
 }
 
 /// The first Ctrl-C (or SIGTERM) asks the run to stop and write what it measured; a second
-/// one ends the process at once.
+/// one ends the process at once. Signals close together count as one: `timeout` and a
+/// terminal both deliver the same interrupt to the process and to its group, and that pair must
+/// not cost the results.
 fn install_interrupt_flag() -> std::io::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(
-            signal,
-            i32::from(exit::INTERRUPTED),
-            stop.clone(),
-        )?;
-        signal_hook::flag::register(signal, stop.clone())?;
+        let stop = stop.clone();
+        // SAFETY: the handler only touches atomics and calls clock_gettime, write and _exit,
+        // all async-signal-safe.
+        unsafe {
+            signal_hook::low_level::register(signal, move || on_interrupt(&stop))?;
+        }
     }
     Ok(stop)
+}
+
+/// When the first interrupt came, in CLOCK_MONOTONIC nanoseconds; 0 before it.
+static FIRST_INTERRUPT_NS: AtomicU64 = AtomicU64::new(0);
+/// Interrupts within this long of the first are taken as the same one.
+const SAME_INTERRUPT_NS: u64 = 500_000_000;
+
+fn on_interrupt(stop: &AtomicBool) {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid pointer to a timespec; clock_gettime is async-signal-safe.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    let now_ns = (now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64).max(1);
+    if !stop.swap(true, Ordering::SeqCst) {
+        FIRST_INTERRUPT_NS.store(now_ns, Ordering::SeqCst);
+        return;
+    }
+    let first = FIRST_INTERRUPT_NS.load(Ordering::SeqCst);
+    if first != 0 && now_ns.saturating_sub(first) < SAME_INTERRUPT_NS {
+        return;
+    }
+    let said = b"plimsoll: second interrupt: exiting without writing results\n";
+    // SAFETY: write and _exit are async-signal-safe; the buffer outlives the call.
+    unsafe {
+        libc::write(2, said.as_ptr().cast(), said.len());
+        libc::_exit(i32::from(exit::INTERRUPTED));
+    }
 }
 
 fn default_folder(workload: &Workload, started_at: &str) -> PathBuf {

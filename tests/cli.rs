@@ -196,6 +196,36 @@ fn sigint_mid_run_leaves_a_valid_results_file_marked_interrupted() {
     );
 }
 
+#[test]
+fn an_interrupt_delivered_twice_at_once_still_leaves_the_results() {
+    // `timeout -s INT` and a terminal's Ctrl-C signal the process and then its group: the
+    // same interrupt arrives twice within microseconds, and must count as one.
+    let dir = scratch();
+    let workload = write_workload(dir.path(), &disk_workload(dir.path(), "0s", "30s", ""));
+    let output = dir.path().join("run/results.json");
+    for round in 0..3 {
+        let mut child = plimsoll()
+            .arg("run")
+            .arg(&workload)
+            .arg("-o")
+            .arg(output.parent().unwrap())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(2_000));
+        // SAFETY: signalling our own child, whose pid is valid until we wait on it.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "round {round}");
+        let results = read_results(&output);
+        assert_eq!(results["status"], "interrupted", "round {round}");
+        std::fs::remove_dir_all(output.parent().unwrap()).unwrap();
+    }
+}
+
 /// A warmup longer than the measured run must not let load spill past the measured window.
 #[test]
 fn warmup_longer_than_the_run_ends_on_time_and_is_kept_apart() {
