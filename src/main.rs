@@ -497,6 +497,9 @@ fn report(path: &Path, output: Option<PathBuf>, force: bool) -> u8 {
     };
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
     let folder = output.unwrap_or_else(|| parent.unwrap_or(Path::new(".")).to_owned());
+    if let Err(why) = check_other_results(&folder, path) {
+        return fail(exit::BAD_INPUT, &why);
+    }
     if !force && let Err(why) = check_report_folder(&folder, path) {
         return fail(exit::BAD_INPUT, &why);
     }
@@ -687,6 +690,24 @@ fn check_output_folder(folder: &Path) -> Result<(), String> {
             folder.display()
         )),
     }
+}
+
+/// A folder holding another run's results file is that run's: a report of these results
+/// there would sit beside numbers it does not show, whatever --force says.
+fn check_other_results(folder: &Path, results: &Path) -> Result<(), String> {
+    let theirs = folder.join("results.json");
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if theirs.exists() && !same(&theirs, results) {
+        return Err(format!(
+            "{} holds another run's results ({}); give --output a folder of its own",
+            folder.display(),
+            theirs.display()
+        ));
+    }
+    Ok(())
 }
 
 /// A report replaces only its own files, but those may be an earlier report someone kept

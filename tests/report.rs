@@ -619,6 +619,20 @@ fn a_report_never_replaces_files_unless_forced() {
         .unwrap();
     assert_eq!(beside.status.code(), Some(0), "{beside:?}");
     assert!(run.join("index.html").is_file());
+
+    // Another run's folder is refused even with --force: its results file would disagree
+    // with the report beside it.
+    let other = plimsoll()
+        .arg("report")
+        .arg(FIXTURE)
+        .arg("-o")
+        .arg(&run)
+        .arg("--force")
+        .output()
+        .unwrap();
+    assert_eq!(other.status.code(), Some(2), "{other:?}");
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(stderr.contains("holds another run's results"), "{stderr}");
 }
 
 #[test]

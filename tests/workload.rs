@@ -341,6 +341,14 @@ fn threads_beyond_connections_are_told_alike_for_every_network_kind() {
              drive; lower threads or raise connections",
             "{kind}"
         );
+        // No connections at all is one mistake, told once, at its own key.
+        let none = text.replace("connections = 2\nthreads = 3\n", "connections = 0\n");
+        let fields: Vec<_> = problems(&none)
+            .into_iter()
+            .filter_map(|p| p.field)
+            .filter(|f| f.contains("threads") || f.contains("connections"))
+            .collect();
+        assert_eq!(fields, ["jobs[0].connections (j)"], "{kind}");
     }
 }
 

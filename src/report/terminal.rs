@@ -133,12 +133,15 @@ fn job_table(out: &mut String, job: &JobResults) {
         op_row(out, op, width);
     }
     service_rows(out, &job.operations, width);
-    if !job.counters.is_empty() {
-        let counts: Vec<String> = job
-            .counters
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
+    // Zeros stay in results.json; here they would only list what the job never did (the
+    // hits of a job without GETs, the lock waits of a server that has none).
+    let counts: Vec<String> = job
+        .counters
+        .iter()
+        .filter(|(_, v)| **v > 0)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if !counts.is_empty() {
         let _ = writeln!(out, "  counters: {}", counts.join(", "));
     }
     for op in &job.operations {
@@ -270,19 +273,19 @@ fn target_line(job: &JobResults) -> String {
         parts.push(path.to_owned());
     }
     // Already redacted by the driver: no password reaches the summary.
+    let connections_of = |n: u64| format!("{n} connection{}", if n == 1 { "" } else { "s" });
     if let Some(url) = t.get("url").and_then(|v| v.as_str()) {
-        let connections = t.get("connections").and_then(|v| v.as_u64()).unwrap_or(0);
+        let connections =
+            connections_of(t.get("connections").and_then(|v| v.as_u64()).unwrap_or(0));
         // A SQL connection carries one transaction at a time: it has no pipeline to show.
         match t.get("pipeline").and_then(|v| v.as_u64()) {
-            Some(pipeline) => parts.push(format!(
-                "{connections} connections, pipeline {pipeline}, {url}"
-            )),
-            None => parts.push(format!("{connections} connections, {url}")),
+            Some(pipeline) => parts.push(format!("{connections}, pipeline {pipeline}, {url}")),
+            None => parts.push(format!("{connections}, {url}")),
         }
     }
     if let Some(url) = t.get("base_url").and_then(|v| v.as_str()) {
-        let connections = t.get("pool_size").and_then(|v| v.as_u64()).unwrap_or(0);
-        parts.push(format!("{connections} connections, {url}"));
+        let connections = connections_of(t.get("pool_size").and_then(|v| v.as_u64()).unwrap_or(0));
+        parts.push(format!("{connections}, {url}"));
     }
     format!(": {}", parts.join(", "))
 }

@@ -67,8 +67,9 @@ pub(crate) fn check_pool(
         let message = format!("{key} is {value}; use 1 to {max}");
         ensure((1..=max).contains(&value), path.key(key), message);
     }
+    // Against an invalid connection count the comparison would only repeat that mistake.
     ensure(
-        threads <= connections,
+        threads <= connections || connections == 0,
         path.key("threads"),
         format!(
             "threads ({threads}) is more than connections ({connections}), so some threads \
