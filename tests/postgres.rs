@@ -261,6 +261,35 @@ fn init_refuses_to_drop_a_table_it_did_not_create() {
 }
 
 #[test]
+fn a_server_that_accepts_but_never_answers_fails_setup_within_the_timeout() {
+    // Takes the connection and says nothing: no startup reply, no authentication request.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let (socket, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(8));
+        drop(socket);
+    });
+    let dir = common::sql::scratch("postgres-");
+    let body = format!(
+        "name = \"t\"\nduration = \"30s\"\n\n[[jobs]]\nkind = \"postgres\"\nname = \"pg\"\n\
+         url = \"postgres://postgres:hunter2@127.0.0.1:{port}/test\"\ntimeout = \"1s\"\n"
+    );
+    let started = Instant::now();
+    let out = run_cli(dir.path(), &body);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("timeout"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    held.join().unwrap();
+}
+
+#[test]
 fn a_bad_statement_fails_before_load_with_the_servers_message_and_exit_2() {
     let schema = Schema::new("badsql");
     let dir = common::sql::scratch("postgres-");
