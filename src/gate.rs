@@ -429,7 +429,7 @@ impl Gate {
             let (place, why) = match &self.scope.op {
                 Some(op) => (
                     format!("{}.{op}", job.name),
-                    format!("no samples (measured ops: {})", measured.join(", ")),
+                    format!("no samples; the job measured {}", measured.join(", ")),
                 ),
                 None => (job.name.clone(), "no samples".to_owned()),
             };

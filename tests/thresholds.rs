@@ -87,7 +87,11 @@ fn a_threshold_on_an_operation_without_samples_fails() {
     let checked = thresholds(dir.path());
     assert_eq!(checked[0]["scope"], "n.write");
     assert_eq!(checked[0]["measured"], Value::Null);
-    assert!(stdout(&output).contains("no samples"));
+    let summary = stdout(&output);
+    assert!(
+        summary.contains("FAILED n.write: `n.write: p99 < 1s` (no samples; the job measured null)"),
+        "{summary}"
+    );
 }
 
 #[test]
