@@ -7,28 +7,42 @@
 //! write, since binding it would fail at every run.
 
 use std::error::Error as _;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Waker};
 
 use bytes::BytesMut;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Statement};
 
+use super::Driver;
 use crate::drivers::sql::{Conn, Params, SqlError, SqlErrorKind, Value};
 use crate::workload::Isolation;
 
 pub struct PgConn {
     client: Client,
     statements: Vec<Statement>,
+    /// The connection's I/O, polled by the lane itself while one of its statements is out
+    /// (see [`driven`]); `None` once it has ended, which fails every later statement.
+    driver: Option<Driver>,
 }
 
 impl PgConn {
     /// Prepares `texts` on `client`; the first the server refuses fails with its index.
-    pub(super) async fn prepare(client: Client, texts: &[String]) -> Result<PgConn, SqlError> {
+    pub(super) async fn prepare(
+        client: Client,
+        driver: Driver,
+        texts: &[String],
+    ) -> Result<PgConn, SqlError> {
+        let mut driver = Some(driver);
         let mut statements = Vec::with_capacity(texts.len());
         for (i, text) in texts.iter().enumerate() {
-            let prepared = client.prepare(text).await.map_err(|e| SqlError {
-                statement: Some(i),
-                ..classify(&e)
-            })?;
+            let prepared = driven(&mut driver, pin!(client.prepare(text)))
+                .await
+                .map_err(|e| SqlError {
+                    statement: Some(i),
+                    ..classify(&e)
+                })?;
             if let Some(message) = unbindable(&prepared) {
                 let mut error = SqlError::new(SqlErrorKind::Protocol, message);
                 error.statement = Some(i);
@@ -37,7 +51,57 @@ impl PgConn {
             }
             statements.push(prepared);
         }
-        Ok(PgConn { client, statements })
+        Ok(PgConn {
+            client,
+            statements,
+            driver,
+        })
+    }
+}
+
+/// Runs `work`, a request on the connection, polling the connection's I/O in the same task.
+/// A connection spawned as a task of its own costs a hop between two tasks each way on
+/// every statement (a wake, a trip through the scheduler and a poll of each). The connection
+/// has nothing to do while no request is out (a server's notices wait in the socket), so it
+/// is polled only then. When it ends, it is dropped, so that `work` and every later request
+/// see it closed.
+///
+/// Only the socket (and the lane's timer) may wake the lane: `work` moves only when the
+/// connection hands it something, and the connection is polled just before it every time, so
+/// `work` is polled with a waker that does nothing. Otherwise queueing a request and handing
+/// back its response would each wake the lane for a poll with nothing to do. For the same
+/// reason the connection is first polled without a waker, so that the request `work` queues
+/// wakes nothing; the poll after it registers the lane's waker with the socket.
+///
+/// `work` is pinned by the caller, in place, rather than moved in: a statement's future is
+/// large, and moving it here cost a copy or two of it per statement.
+async fn driven<T>(driver: &mut Option<Driver>, mut work: Pin<&mut impl Future<Output = T>>) -> T {
+    let mut quiet = Context::from_waker(Waker::noop());
+    let mut first = true;
+    std::future::poll_fn(|cx| {
+        if std::mem::take(&mut first) {
+            poll_connection(driver, &mut quiet);
+            if let Poll::Ready(done) = work.as_mut().poll(&mut quiet) {
+                return Poll::Ready(done);
+            }
+        }
+        poll_connection(driver, cx);
+        // The connection may have handed `work` its response, or ended (which closes it).
+        work.as_mut().poll(&mut quiet)
+    })
+    .await
+}
+
+/// Polls the connection if it is still there, and drops it once it has ended.
+fn poll_connection(driver: &mut Option<Driver>, cx: &mut Context<'_>) {
+    let Some(connection) = driver.as_mut() else {
+        return;
+    };
+    if let Poll::Ready(ended) = connection.as_mut().poll(cx) {
+        if let Err(error) = ended {
+            tracing::debug!(%error, "postgres connection ended");
+        }
+        *driver = None;
     }
 }
 
@@ -57,8 +121,8 @@ fn unbindable(statement: &Statement) -> Option<String> {
 impl Conn for PgConn {
     async fn execute(&mut self, statement: usize, params: Params<'_>) -> Result<(), SqlError> {
         let statement = &self.statements[statement];
-        self.client
-            .execute_raw(statement, params.iter().map(Bind))
+        let run = pin!(self.client.execute_raw(statement, params.iter().map(Bind)));
+        driven(&mut self.driver, run)
             .await
             .map(drop)
             .map_err(|e| classify(&e))
@@ -83,14 +147,13 @@ impl Conn for PgConn {
     }
 
     fn is_lost(&self) -> bool {
-        self.client.is_closed()
+        self.driver.is_none() || self.client.is_closed()
     }
 }
 
 impl PgConn {
-    async fn simple(&self, sql: &str) -> Result<(), SqlError> {
-        self.client
-            .batch_execute(sql)
+    async fn simple(&mut self, sql: &str) -> Result<(), SqlError> {
+        driven(&mut self.driver, pin!(self.client.batch_execute(sql)))
             .await
             .map_err(|e| classify(&e))
     }

@@ -9,6 +9,7 @@
 mod admin;
 mod conn;
 
+use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -83,7 +84,8 @@ impl Postgres {
         })
     }
 
-    async fn open(&self) -> Result<Client, SqlError> {
+    /// Connects; the connection's I/O is handed back for the caller to drive.
+    async fn open(&self) -> Result<(Client, Driver), SqlError> {
         let connect_error = |e: tokio_postgres::Error| {
             let mut error = classify(&e);
             error.untrusted_certificate = refused_certificate(&e);
@@ -105,15 +107,13 @@ impl Postgres {
                 let attempt = self.config.connect(NoTls);
                 let (client, connection) =
                     within(self.timeout, attempt).await.map_err(timed_out)?;
-                tokio::spawn(drive(connection));
-                Ok(client)
+                Ok((client, Box::pin(connection)))
             }
             Some(tls) => {
                 let attempt = self.config.connect(tls.clone());
                 let (client, connection) =
                     within(self.timeout, attempt).await.map_err(timed_out)?;
-                tokio::spawn(drive(connection));
-                Ok(client)
+                Ok((client, Box::pin(connection)))
             }
         }
     }
@@ -130,11 +130,13 @@ async fn within<T>(
     }
 }
 
-/// A connection's I/O runs as its own task until the client is dropped or the socket closes.
-async fn drive<F>(connection: F)
-where
-    F: Future<Output = Result<(), tokio_postgres::Error>>,
-{
+/// A connection's I/O: socket reads and writes, and sorting the server's messages out to
+/// the queries waiting for them. It makes progress only while polled.
+type Driver = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send>>;
+
+/// An admin connection's I/O runs as its own task until the client is dropped or the socket
+/// closes; setup is not the hot path.
+async fn drive(connection: Driver) {
     if let Err(error) = connection.await {
         tracing::debug!(%error, "postgres connection ended");
     }
@@ -147,12 +149,13 @@ impl Backend for Postgres {
     type Admin = PgAdmin;
 
     async fn connect(&self, statements: &[String]) -> Result<PgConn, SqlError> {
-        let client = self.open().await?;
-        PgConn::prepare(client, statements).await
+        let (client, driver) = self.open().await?;
+        PgConn::prepare(client, driver, statements).await
     }
 
     async fn admin(&self) -> Result<PgAdmin, SqlError> {
-        let client = self.open().await?;
+        let (client, driver) = self.open().await?;
+        tokio::spawn(drive(driver));
         let admin = PgAdmin { client };
         if let Some(schema) = &self.schema {
             admin
