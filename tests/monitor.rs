@@ -101,9 +101,22 @@ fn a_direct_disk_job_shows_as_reads_on_its_device_in_intervals_aligned_with_late
         .map(|i| i.start_ns)
         .collect();
     let resource_starts: Vec<u64> = r.intervals.iter().map(|i| i.start_ns).collect();
-    let n = resource_starts.len().min(latency_starts.len());
-    assert!(n >= 4, "{resource_starts:?} {latency_starts:?}");
-    assert_eq!(resource_starts[..n], latency_starts[..n]);
+    // Aligned: every latency interval the sampler covered starts where a resource interval
+    // does. An interval in which a stalled disk completed nothing has no latency row, and a
+    // last sliver too short to sample has no resource row, so the lists need not match one
+    // for one.
+    assert!(resource_starts.len() >= 4, "{resource_starts:?}");
+    let covered = *resource_starts.last().unwrap();
+    let inside: Vec<u64> = latency_starts
+        .iter()
+        .copied()
+        .filter(|s| *s <= covered)
+        .collect();
+    assert!(inside.len() >= 2, "{latency_starts:?}");
+    assert!(
+        inside.iter().all(|start| resource_starts.contains(start)),
+        "{resource_starts:?} {latency_starts:?}"
+    );
     assert_ne!(
         check(&results, "direct_device_ops", device).status,
         CheckStatus::Failed
@@ -175,13 +188,13 @@ fn sampling_off_leaves_no_resources_and_no_checks_that_need_them() {
 #[test]
 fn a_cap_the_job_cannot_reach_fails_the_rate_check_and_a_reachable_one_passes() {
     let dir = scratch();
-    let jobs = [
-        buffered_job("unreachable", "iops_cap = \"1G\""),
-        direct_job("reachable", "iops_cap = 200"),
-    ];
-    let results = run_text(&workload(dir.path(), 2, &jobs.concat()));
+    let unreachable = buffered_job("unreachable", "iops_cap = \"1G\"");
+    let results = run_text(&workload(dir.path(), 2, &unreachable));
     let missed = check(&results, "requested_rate", "unreachable");
     assert_eq!(missed.status, CheckStatus::Failed, "{missed:?}");
+    // Run apart: beside a job that spins a core of two, a starved thread could miss any rate.
+    let reachable = direct_job("reachable", "iops_cap = 200");
+    let results = run_text(&workload(dir.path(), 2, &reachable));
     let kept = check(&results, "requested_rate", "reachable");
     assert_eq!(kept.status, CheckStatus::Passed, "{kept:?}");
 }

@@ -428,6 +428,13 @@ fn command_templates_fill_in_key_and_value_and_error_replies_are_counted() {
         errors(&results, "server error reply") > 0,
         "INCR on a hash is WRONGTYPE"
     );
+    // Half the commands failing does not stop the run, but the results say so.
+    let share = results.checks.iter().find(|c| c.name == "error_share");
+    let share = share.unwrap_or_else(|| panic!("no error_share check: {:#?}", results.checks));
+    assert!(
+        share.explanation.contains("server error reply"),
+        "{share:?}"
+    );
     cli(6379, &["DEL", &format!("{prefix}0")]);
 }
 

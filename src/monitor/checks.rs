@@ -25,7 +25,7 @@ pub enum CheckStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     /// `generator_saturation`, `direct_device_ops`, `littles_law`, `requested_rate`,
-    /// `measured_window`, `page_cache`, `foreign_cpu`.
+    /// `measured_window`, `page_cache`, `foreign_cpu`, `error_share`.
     pub name: String,
     /// The job (or, for `direct_device_ops`, the device) the check is about; none for
     /// checks of the whole run.
@@ -84,6 +84,7 @@ fn job_checks(
         rate_figures(job, disk, window_s).map(|f| requested_rate(&f)),
         disk.and_then(|d| page_cache_figures(job, d, results, resources))
             .map(|f| page_cache(&f)),
+        error_share(job),
     ];
     checks
         .into_iter()
@@ -277,6 +278,45 @@ pub fn foreign_cpu(f: &ForeignFigures) -> Check {
     } else {
         Check::new("foreign_cpu", Passed, said)
     }
+}
+
+// ---- error share ------------------------------------------------------------------------
+
+/// Above this share of failed operations a job's figures describe mostly failures.
+const ERROR_SHARE_WARNING: f64 = 0.1;
+
+/// Errors never stop a run, so a job whose operations mostly fail (a template the server
+/// refuses, a constraint every insert breaks) would otherwise pass with an exit code of 0.
+fn error_share(job: &JobResults) -> Option<Check> {
+    let outer = || job.operations.iter().filter(|o| o.within.is_empty());
+    let failed: u64 = outer().map(|o| o.error_count).sum();
+    let attempts: u64 = outer().map(|o| o.count + o.error_count).sum();
+    if attempts == 0 || (failed as f64) <= attempts as f64 * ERROR_SHARE_WARNING {
+        return None;
+    }
+    let mut kinds: Vec<(&str, u64)> = Vec::new();
+    for error in outer().flat_map(|o| &o.errors) {
+        match kinds.iter_mut().find(|(k, _)| *k == error.kind) {
+            Some((_, n)) => *n += error.count,
+            None => kinds.push((&error.kind, error.count)),
+        }
+    }
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+    let named: Vec<String> = kinds
+        .iter()
+        .take(3)
+        .map(|(k, n)| format!("{k} ×{n}"))
+        .collect();
+    Some(Check::new(
+        "error_share",
+        Warned,
+        format!(
+            "{failed} of {attempts} operations failed ({:.0} %: {}); latency and throughput \
+             cover only the ones that succeeded",
+            failed as f64 / attempts as f64 * 100.0,
+            named.join(", ")
+        ),
+    ))
 }
 
 // ---- Little's law -----------------------------------------------------------------------
