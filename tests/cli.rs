@@ -156,19 +156,24 @@ fn unaligned_direct_io_is_refused_before_load_naming_the_alignment() {
     assert!(leftover_data_files(dir.path()).is_empty());
 }
 
+/// `plimsoll run workload -o folder` in the background, its summary discarded.
+fn spawn_run(workload: &Path, folder: &Path) -> std::process::Child {
+    plimsoll()
+        .arg("run")
+        .arg(workload)
+        .arg("-o")
+        .arg(folder)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn sigint_mid_run_leaves_a_valid_results_file_marked_interrupted() {
     let dir = scratch();
     let workload = write_workload(dir.path(), &disk_workload(dir.path(), "0s", "30s", ""));
     let output = dir.path().join("run/results.json");
-    let mut child = plimsoll()
-        .arg("run")
-        .arg(&workload)
-        .arg("-o")
-        .arg(output.parent().unwrap())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&workload, output.parent().unwrap());
     std::thread::sleep(Duration::from_millis(2_500));
     // SAFETY: signalling our own child, whose pid is valid until we wait on it.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -204,14 +209,7 @@ fn an_interrupt_delivered_twice_at_once_still_leaves_the_results() {
     let workload = write_workload(dir.path(), &disk_workload(dir.path(), "0s", "30s", ""));
     let output = dir.path().join("run/results.json");
     for round in 0..3 {
-        let mut child = plimsoll()
-            .arg("run")
-            .arg(&workload)
-            .arg("-o")
-            .arg(output.parent().unwrap())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_run(&workload, output.parent().unwrap());
         std::thread::sleep(Duration::from_millis(2_000));
         // SAFETY: signalling our own child, whose pid is valid until we wait on it.
         unsafe {
