@@ -525,12 +525,13 @@ fn compare(args: &CompareArgs) -> u8 {
     for warning in &comparison.warnings {
         eprintln!("plimsoll: warning: {warning}");
     }
-    out!("{}", comparison.table());
     if comparison.metrics.is_empty() {
-        // Nothing in common (other jobs or operations) is a wrong pair of files, not a pass.
+        // Nothing in common (other jobs or operations) is a wrong pair of files, not a pass;
+        // an empty table and a tally of zeros would only read like one.
         let why = "the two sides share no job and operation, so nothing was compared";
         return fail(exit::BAD_INPUT, &why);
     }
+    out!("{}", comparison.table());
     let junit = plimsoll::ci::junit("plimsoll compare", &comparison.test_cases());
     if let Err(e) = write_ci(&args.ci, &junit, &comparison.markdown()) {
         return fail(exit::FAILURE, &e);

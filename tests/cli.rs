@@ -435,6 +435,11 @@ fn comparing_runs_that_share_no_operation_is_bad_input() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("nothing was compared"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !stdout.contains("regression(s)"),
+        "no tally of nothing: {stdout}"
+    );
     assert_eq!(
         stderr.matches("is only in the baseline").count(),
         1,
