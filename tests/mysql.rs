@@ -424,7 +424,8 @@ fn deadlocks_are_retried_counted_and_every_commit_lands_once() {
     let deadlocks = || {
         number(&mariadb_at(
             SHARED_PORT,
-            "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'",
+            "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
+             WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'",
         ))
     };
     let before = deadlocks();
@@ -471,7 +472,10 @@ fn deadlocks_are_retried_counted_and_every_commit_lands_once() {
 #[test]
 fn a_lock_wait_timeout_is_retried_and_counted_apart() {
     let db = Database::create("lockwait");
-    db.sql("CREATE TABLE pair (k int PRIMARY KEY, v int NOT NULL); INSERT INTO pair VALUES (1, 0), (2, 0)");
+    db.sql(
+        "CREATE TABLE pair (k int PRIMARY KEY, v int NOT NULL); \
+         INSERT INTO pair VALUES (1, 0), (2, 0)",
+    );
     // Another session holds row 1 for 2.5 s, so the first attempts wait out their 1 s.
     let mut holder = Command::new("mariadb")
         .args(["-h", HOST, "-u", "root", "-NB", &db.name, "-e"])

@@ -54,7 +54,6 @@ pub struct Mysql {
     /// For the lanes: in the job's schema.
     opts: Opts,
     schema: Option<String>,
-    timeout: Duration,
 }
 
 impl Mysql {
@@ -84,17 +83,11 @@ impl Mysql {
             admin_opts,
             opts,
             schema: job.schema.clone(),
-            timeout: job.timeout.0,
         })
     }
 
     async fn open(&self, opts: &Opts) -> Result<mysql_async::Conn, SqlError> {
-        let attempt = mysql_async::Conn::new(opts.clone());
-        let connected = match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(connected) => connected,
-            Err(_) => return Err(SqlError::timeout()),
-        };
-        connected.map_err(|e| {
+        mysql_async::Conn::new(opts.clone()).await.map_err(|e| {
             let mut error = classify(&e);
             error.untrusted_certificate = refused_certificate(&e);
             if !matches!(error.kind, SqlErrorKind::State(_)) {

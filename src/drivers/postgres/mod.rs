@@ -46,10 +46,6 @@ pub struct Postgres {
     config: Config,
     tls: Option<MakeRustlsConnect>,
     schema: Option<String>,
-    /// The whole connect, startup and authentication included: the driver's own connect
-    /// timeout covers only the TCP handshake, and a server that accepts but never answers
-    /// would hold setup forever.
-    timeout: Duration,
 }
 
 impl Postgres {
@@ -80,7 +76,6 @@ impl Postgres {
             config,
             tls,
             schema: job.schema.clone(),
-            timeout: job.timeout.0,
         })
     }
 
@@ -95,38 +90,21 @@ impl Postgres {
             error.connection_lost = true;
             error
         };
-        let timed_out = |e: Option<tokio_postgres::Error>| match e {
-            Some(e) => connect_error(e),
-            None => SqlError {
-                connection_lost: true,
-                ..SqlError::timeout()
-            },
-        };
         match &self.tls {
             None => {
-                let attempt = self.config.connect(NoTls);
                 let (client, connection) =
-                    within(self.timeout, attempt).await.map_err(timed_out)?;
+                    self.config.connect(NoTls).await.map_err(connect_error)?;
                 Ok((client, Box::pin(connection)))
             }
             Some(tls) => {
-                let attempt = self.config.connect(tls.clone());
-                let (client, connection) =
-                    within(self.timeout, attempt).await.map_err(timed_out)?;
+                let (client, connection) = self
+                    .config
+                    .connect(tls.clone())
+                    .await
+                    .map_err(connect_error)?;
                 Ok((client, Box::pin(connection)))
             }
         }
-    }
-}
-
-/// `attempt`'s outcome, or `Err(None)` once `limit` has passed.
-async fn within<T>(
-    limit: Duration,
-    attempt: impl Future<Output = Result<T, tokio_postgres::Error>>,
-) -> Result<T, Option<tokio_postgres::Error>> {
-    match tokio::time::timeout(limit, attempt).await {
-        Ok(connected) => connected.map_err(Some),
-        Err(_) => Err(None),
     }
 }
 

@@ -185,7 +185,13 @@ impl<B: Backend> PreparedSql<B> {
             .build()
             .map_err(|e| failed(job, anyhow::Error::new(e)))?;
         let setup = async {
-            let mut admin = backend.admin().await.map_err(|e| unreachable(job, e))?;
+            // The lanes bound their connects the same way (see `Lane::ensure_connected`): a
+            // server that accepts but never answers would otherwise hold setup forever.
+            let admin = match tokio::time::timeout(job.timeout.0, backend.admin()).await {
+                Ok(admin) => admin,
+                Err(_) => Err(SqlError::timeout()),
+            };
+            let mut admin = admin.map_err(|e| unreachable(job, e))?;
             let version = admin.server_version().await.ok();
             let init = init::run(&mut admin, &tables, &mark, job.init, stop)
                 .await
