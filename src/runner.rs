@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::drivers::SetupError;
 use crate::drivers::disk::PreparedDisk;
 use crate::drivers::http::PreparedHttp;
+use crate::drivers::mysql::PreparedMysql;
 use crate::drivers::null::PreparedNull;
+use crate::drivers::postgres::PreparedPostgres;
 use crate::drivers::redis::PreparedRedis;
 use crate::gate::{Breach, Gate, LiveJob};
 use crate::host::{ClockSync, HostFacts};
@@ -306,13 +308,9 @@ fn prepare(
         Job::Disk(disk) => Ok(Box::new(PreparedDisk::prepare_until(disk, stop)?)),
         Job::Redis(redis) => Ok(Box::new(PreparedRedis::prepare(redis, duration)?)),
         Job::Null(null) => Ok(Box::new(PreparedNull::prepare(null, duration)?)),
-        Job::Postgres(sql) => Ok(Box::new(crate::drivers::postgres::prepare(
-            sql, duration, stop,
-        )?)),
+        Job::Postgres(sql) => Ok(Box::new(PreparedPostgres::prepare(sql, duration, stop)?)),
         Job::Http(http) => Ok(Box::new(PreparedHttp::prepare(http, duration)?)),
-        Job::Mysql(sql) => Ok(Box::new(crate::drivers::mysql::prepare(
-            sql, duration, stop,
-        )?)),
+        Job::Mysql(sql) => Ok(Box::new(PreparedMysql::prepare(sql, duration, stop)?)),
     }
 }
 

@@ -9,12 +9,8 @@
 mod admin;
 mod conn;
 
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
-
 use mysql_async::{Opts, OptsBuilder, SslOpts};
 
-use crate::drivers::SetupError;
 use crate::drivers::sql::{Backend, Placeholders, PreparedSql, SqlError, SqlErrorKind};
 use crate::tls::{Trust, refused_certificate, root_certificates};
 use crate::workload::{SqlJob, asks_for_tls, redact_url};
@@ -33,20 +29,6 @@ const STATEMENT_CACHE: usize = 512;
 /// only its own `require_ssl`, so these are read here and taken out.
 const TLS_KEYS: [&str; 3] = ["ssl-mode", "ssl_mode", "sslmode"];
 
-/// Checks the URL, connects, runs init and prepares every statement; see
-/// [`PreparedSql::prepare`].
-pub fn prepare(
-    job: &SqlJob,
-    duration: Duration,
-    stop: &AtomicBool,
-) -> Result<PreparedMysql, SetupError> {
-    let backend = Mysql::new(job).map_err(|message| SetupError::Input {
-        job: job.name.clone(),
-        message,
-    })?;
-    PreparedSql::prepare(job, backend, duration, stop)
-}
-
 /// How to reach one MySQL or MariaDB server.
 pub struct Mysql {
     /// For setup: the URL's database, which the job's `schema` may not be yet.
@@ -57,35 +39,6 @@ pub struct Mysql {
 }
 
 impl Mysql {
-    fn new(job: &SqlJob) -> Result<Mysql, String> {
-        let unusable = |e: &dyn std::fmt::Display| {
-            format!("url `{}` is not usable: {e}", redact_url(&job.url))
-        };
-        let url = client_url(&job.url);
-        let opts = Opts::from_url(&url).map_err(|e| unusable(&e))?;
-        if opts.db_name().is_none() && job.schema.is_none() {
-            return Err(format!(
-                "url `{}` names no database, and the job sets no schema; end the url with one, \
-                 like `mysql://root@127.0.0.1:3306/test`, or set `schema = \"bench\"`",
-                redact_url(&job.url)
-            ));
-        }
-        let mut builder = OptsBuilder::from_opts(opts)
-            .stmt_cache_size(STATEMENT_CACHE)
-            .tcp_nodelay(true);
-        if asks_for_tls(&job.url) {
-            builder = builder.ssl_opts(ssl_opts(job)?);
-        }
-        let admin_opts = Opts::from(builder.clone());
-        let database = (job.schema.clone()).or_else(|| admin_opts.db_name().map(str::to_owned));
-        let opts = Opts::from(builder.db_name(database));
-        Ok(Mysql {
-            admin_opts,
-            opts,
-            schema: job.schema.clone(),
-        })
-    }
-
     async fn open(&self, opts: &Opts) -> Result<mysql_async::Conn, SqlError> {
         mysql_async::Conn::new(opts.clone()).await.map_err(|e| {
             let mut error = classify(&e);
@@ -148,6 +101,35 @@ impl Backend for Mysql {
     const PLACEHOLDERS: Placeholders = Placeholders::Positional;
     type Conn = MyConn;
     type Admin = MyAdmin;
+
+    fn new(job: &SqlJob) -> Result<Self, String> {
+        let unusable = |e: &dyn std::fmt::Display| {
+            format!("url `{}` is not usable: {e}", redact_url(&job.url))
+        };
+        let url = client_url(&job.url);
+        let opts = Opts::from_url(&url).map_err(|e| unusable(&e))?;
+        if opts.db_name().is_none() && job.schema.is_none() {
+            return Err(format!(
+                "url `{}` names no database, and the job sets no schema; end the url with one, \
+                 like `mysql://root@127.0.0.1:3306/test`, or set `schema = \"bench\"`",
+                redact_url(&job.url)
+            ));
+        }
+        let mut builder = OptsBuilder::from_opts(opts)
+            .stmt_cache_size(STATEMENT_CACHE)
+            .tcp_nodelay(true);
+        if asks_for_tls(&job.url) {
+            builder = builder.ssl_opts(ssl_opts(job)?);
+        }
+        let admin_opts = Opts::from(builder.clone());
+        let database = (job.schema.clone()).or_else(|| admin_opts.db_name().map(str::to_owned));
+        let opts = Opts::from(builder.db_name(database));
+        Ok(Mysql {
+            admin_opts,
+            opts,
+            schema: job.schema.clone(),
+        })
+    }
 
     async fn connect(&self, statements: &[String]) -> Result<MyConn, SqlError> {
         let conn = self.open(&self.opts).await?;

@@ -10,14 +10,11 @@ mod admin;
 mod conn;
 
 use std::pin::Pin;
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::drivers::SetupError;
 use crate::drivers::sql::{Backend, Placeholders, PreparedSql, SqlError, SqlErrorKind};
 use crate::tls::{Trust, client_config, refused_certificate};
 use crate::workload::{SqlJob, redact_url};
@@ -27,20 +24,6 @@ use conn::{PgConn, classify};
 
 pub type PreparedPostgres = PreparedSql<Postgres>;
 
-/// Checks the URL, connects, runs init and prepares every statement; see
-/// [`PreparedSql::prepare`].
-pub fn prepare(
-    job: &SqlJob,
-    duration: Duration,
-    stop: &AtomicBool,
-) -> Result<PreparedPostgres, SetupError> {
-    let backend = Postgres::new(job).map_err(|message| SetupError::Input {
-        job: job.name.clone(),
-        message,
-    })?;
-    PreparedSql::prepare(job, backend, duration, stop)
-}
-
 /// How to reach one PostgreSQL server.
 pub struct Postgres {
     config: Config,
@@ -49,36 +32,6 @@ pub struct Postgres {
 }
 
 impl Postgres {
-    fn new(job: &SqlJob) -> Result<Postgres, String> {
-        let mut config: Config = job
-            .url
-            .parse()
-            .map_err(|e| format!("url `{}` is not usable: {e}", redact_url(&job.url)))?;
-        config.connect_timeout(job.timeout.0);
-        if config.get_application_name().is_none() {
-            config.application_name("plimsoll");
-        }
-        if let Some(schema) = &job.schema {
-            // Every statement names its tables plainly; the schema is the session's.
-            let options = config.get_options().unwrap_or_default();
-            config.options(format!("{options} -c search_path={schema}").trim());
-        }
-        let tls = match config.get_ssl_mode() {
-            SslMode::Require => {
-                let trust = Trust::from_keys(job.tls_ca.as_deref(), job.tls_insecure);
-                Some(MakeRustlsConnect::new(client_config(trust)?))
-            }
-            // Without TLS asked for, none is tried: a server's self-signed certificate
-            // would otherwise fail a connection that never wanted encryption.
-            _ => None,
-        };
-        Ok(Postgres {
-            config,
-            tls,
-            schema: job.schema.clone(),
-        })
-    }
-
     /// Connects; the connection's I/O is handed back for the caller to drive.
     async fn open(&self) -> Result<(Client, Driver), SqlError> {
         let connect_error = |e: tokio_postgres::Error| {
@@ -125,6 +78,36 @@ impl Backend for Postgres {
     const PLACEHOLDERS: Placeholders = Placeholders::Numbered;
     type Conn = PgConn;
     type Admin = PgAdmin;
+
+    fn new(job: &SqlJob) -> Result<Self, String> {
+        let mut config: Config = job
+            .url
+            .parse()
+            .map_err(|e| format!("url `{}` is not usable: {e}", redact_url(&job.url)))?;
+        config.connect_timeout(job.timeout.0);
+        if config.get_application_name().is_none() {
+            config.application_name("plimsoll");
+        }
+        if let Some(schema) = &job.schema {
+            // Every statement names its tables plainly; the schema is the session's.
+            let options = config.get_options().unwrap_or_default();
+            config.options(format!("{options} -c search_path={schema}").trim());
+        }
+        let tls = match config.get_ssl_mode() {
+            SslMode::Require => {
+                let trust = Trust::from_keys(job.tls_ca.as_deref(), job.tls_insecure);
+                Some(MakeRustlsConnect::new(client_config(trust)?))
+            }
+            // Without TLS asked for, none is tried: a server's self-signed certificate
+            // would otherwise fail a connection that never wanted encryption.
+            _ => None,
+        };
+        Ok(Postgres {
+            config,
+            tls,
+            schema: job.schema.clone(),
+        })
+    }
 
     async fn connect(&self, statements: &[String]) -> Result<PgConn, SqlError> {
         let (client, driver) = self.open().await?;

@@ -50,6 +50,11 @@ pub trait Backend: Send + Sync + 'static {
     type Conn: Conn;
     type Admin: Admin;
 
+    /// Reads the job's URL and connection keys; the message says what is wrong with them.
+    fn new(job: &SqlJob) -> Result<Self, String>
+    where
+        Self: Sized;
+
     /// Opens a connection in the job's schema with every one of `statements` prepared, on
     /// the calling thread's runtime. A statement the server refuses fails the whole call with
     /// [`SqlError::statement`] set to its index and the server's message. The caller bounds
@@ -167,7 +172,6 @@ impl<B: Backend> PreparedSql<B> {
     /// its message rather than at every run of it. No measured load yet.
     pub fn prepare(
         job: &SqlJob,
-        backend: B,
         duration: Duration,
         stop: &AtomicBool,
     ) -> Result<PreparedSql<B>, SetupError> {
@@ -175,6 +179,7 @@ impl<B: Backend> PreparedSql<B> {
             job: job.name.clone(),
             message,
         };
+        let backend = B::new(job).map_err(input)?;
         let seed = job.seed.unwrap_or(0);
         let built = builtin::build(&job.workload, seed).map_err(input)?;
         let (tables, mark, rows) = (built.tables, built.mark, built.rows);
