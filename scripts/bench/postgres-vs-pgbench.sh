@@ -79,7 +79,9 @@ select_only = $1
 TOML
 }
 
-# Prints "transactions tps mean_ms max_ms cpu_s" for one plimsoll run.
+# Prints "transactions tps mean_ms max_ms cpu_s" for one plimsoll run. The CPU seconds cover
+# the warmup too, so its transactions are counted with the measured ones for CPU per
+# transaction (pgbench's count and CPU both cover its whole run).
 run_plimsoll() {
   plimsoll_workload "$1" >"$WORK/job.toml"
   local cpu
@@ -87,9 +89,11 @@ run_plimsoll() {
   cpu=$(cpu_of "$PLIMSOLL" run --quiet --no-report "$WORK/job.toml" -o "$WORK/p")
   python3 - "$WORK/p/results.json" "$cpu" <<'PY'
 import json, sys
-op = json.load(open(sys.argv[1]))["jobs"][0]["operations"][0]
+job = json.load(open(sys.argv[1]))["jobs"][0]
+op = job["operations"][0]
+warm = sum(w["count"] for w in job["warmup"] if w["op"] == op["op"])
 lat = op["latency_ns"]
-print(op["count"], op["ops_per_s"], lat["mean"] / 1e6, lat["max"] / 1e6, sys.argv[2])
+print(op["count"] + warm, op["ops_per_s"], lat["mean"] / 1e6, lat["max"] / 1e6, sys.argv[2])
 PY
 }
 
