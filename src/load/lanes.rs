@@ -140,13 +140,25 @@ pub trait Lane: 'static {
     fn issue(&mut self, ticket: Ticket, shared: &Shared) -> impl Future<Output = ()>;
 }
 
+/// How many tickets a lane takes between yields to its thread's other tasks. A lane whose
+/// requests fail before they reach the network (a value that cannot be bound, say) never
+/// waits, and without a yield it would keep the thread to itself: the supervisor, which turns
+/// an interrupt or the grace deadline into a stop, would not run until the measured end.
+const YIELD_EVERY: u32 = 64;
+
 /// Runs one lane until the pace or the stop rule says it is done.
 pub async fn drive<L: Lane>(mut lane: L, shared: Rc<Shared>) {
     lane.start(&shared).await;
     let mut first = true;
+    let mut since_yield = 0;
     while let Some(ticket) = next_ticket(&shared, first).await {
         first = false;
         lane.issue(ticket, &shared).await;
+        since_yield += 1;
+        if since_yield == YIELD_EVERY {
+            since_yield = 0;
+            tokio::task::yield_now().await;
+        }
     }
 }
 
@@ -266,6 +278,7 @@ async fn supervise<L: Lane>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::{Clock, ErrorKind, OpId};
 
     #[test]
     fn a_count_is_never_overdrawn_by_batches() {
@@ -280,6 +293,56 @@ mod tests {
             .collect();
         assert_eq!(granted.iter().sum::<u64>(), 1000);
         assert_eq!(granted.last(), Some(&(1000 % 7)));
+    }
+
+    /// A lane whose every request fails at once, before any I/O.
+    struct NeverWaits;
+
+    impl Lane for NeverWaits {
+        async fn start(&mut self, _: &Shared) {}
+
+        async fn issue(&mut self, _: Ticket, shared: &Shared) {
+            let now = Instant::now();
+            let kind = ErrorKind::Protocol;
+            shared
+                .recorder
+                .borrow_mut()
+                .record_error(OpId(0), now, kind);
+        }
+    }
+
+    #[test]
+    fn an_interrupt_stops_lanes_that_never_wait() {
+        let start = Instant::now();
+        let minute = Duration::from_secs(60);
+        let clock = Clock::new(start, Duration::ZERO, minute, Duration::from_secs(1));
+        let (sink, snapshots) = std::sync::mpsc::channel();
+        let (_spares, spare_rx) = std::sync::mpsc::channel();
+        let shared = Shared {
+            pace: Pace::Closed {
+                batch: 1,
+                think: Duration::ZERO,
+            },
+            stop: StopRule::new(start, start + minute, None),
+            recorder: RefCell::new(Recorder::new(0, 0, 1, clock, sink, spare_rx)),
+        };
+        let interrupt = AtomicBool::new(false);
+        let recorder = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(300));
+                interrupt.store(true, Ordering::Relaxed);
+            });
+            run_thread(vec![NeverWaits, NeverWaits], shared, &interrupt, minute)
+        })
+        .expect("thread runs");
+        // Without yields the lanes would run to the measured end, a minute away.
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(recorder);
+        drop(snapshots);
     }
 
     #[test]
