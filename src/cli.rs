@@ -78,7 +78,7 @@ pub struct RunArgs {
     /// Default: reports/<workload>-<start time>/.
     #[arg(short, long, value_name = "DIR")]
     pub output: Option<PathBuf>,
-    /// No progress line, no summary: only errors on stderr.
+    /// No progress line, no summary: only errors and failed thresholds, on stderr.
     #[arg(short, long)]
     pub quiet: bool,
     /// Write only results.json; `plimsoll report` can build the report from it later.

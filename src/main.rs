@@ -168,6 +168,11 @@ fn run(args: RunArgs) -> u8 {
     if !args.quiet {
         out!("{}", plimsoll::report::terminal::summary(&results));
         outln!("\nresults: {}", folder.join("results.json").display());
+    } else {
+        eprint!(
+            "{}",
+            plimsoll::report::terminal::failed_thresholds(&results)
+        );
     }
     // The results are safe on disk; a report that fails to render can be rebuilt from them.
     if let Err(code) = write_report(&results, &folder, &args) {
@@ -322,6 +327,11 @@ fn repeat(plan: &Plan, args: &RunArgs) -> u8 {
             outln!("{label} of {total}:");
             out!("{}", plimsoll::report::terminal::summary(&results));
             outln!("\nresults: {}", run_folder.join("results.json").display());
+        } else {
+            let failed = plimsoll::report::terminal::failed_thresholds(&results);
+            if !failed.is_empty() {
+                eprint!("{label} of {total}:\n{failed}");
+            }
         }
         let written = write_report(&results, &run_folder, args);
         codes.push(written.err().unwrap_or_else(|| status_code(&results)));

@@ -66,6 +66,28 @@ fn a_broken_threshold_exits_1_and_is_named_with_its_measured_value() {
 }
 
 #[test]
+fn quiet_still_names_a_failed_threshold_on_stderr_and_only_that() {
+    let dir = scratch();
+    let w = workload(
+        dir.path(),
+        "",
+        "thresholds = [\"p50 < 100us\", \"p50 < 1s\"]",
+    );
+    let output = run(dir.path(), &w, &["--quiet"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(stdout(&output), "");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("FAILED n.null: `p50 < 100us` (measured 1."),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("p50 < 1s"),
+        "a met threshold is not an error: {stderr}"
+    );
+}
+
+#[test]
 fn met_thresholds_exit_0_from_the_workload_and_the_command_line() {
     let dir = scratch();
     let top = "thresholds = [\"n: errors == 0\"]";

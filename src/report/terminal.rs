@@ -63,14 +63,21 @@ fn thresholds(out: &mut String, results: &RunResults) {
     if all.is_empty() {
         return;
     }
-    let failed: Vec<_> = all.iter().filter(|t| !t.passed).collect();
+    let failed = all.iter().filter(|t| !t.passed).count();
     let _ = writeln!(
         out,
         "\nthresholds: {} of {} passed",
-        all.len() - failed.len(),
+        all.len() - failed,
         all.len()
     );
-    for t in failed {
+    out.push_str(&failed_thresholds(results));
+}
+
+/// One line per failed threshold, with what was measured; empty when none failed. `--quiet`
+/// prints these alone, since a CI job that sets a threshold wants to see which one failed.
+pub fn failed_thresholds(results: &RunResults) -> String {
+    let mut out = String::new();
+    for t in results.thresholds.iter().filter(|t| !t.passed) {
         let what = if t.measured_text.starts_with("no samples") {
             t.measured_text.clone()
         } else {
@@ -78,6 +85,7 @@ fn thresholds(out: &mut String, results: &RunResults) {
         };
         let _ = writeln!(out, "  FAILED {}: `{}` ({what})", t.scope, t.expression);
     }
+    out
 }
 
 /// One line of means and peaks from the sampler, then the checks: passed ones by name, the
