@@ -650,9 +650,14 @@ impl Comparison {
 
     fn verdict_line(&self) -> String {
         let count = |v: Verdict| self.metrics.iter().filter(|m| m.verdict == v).count();
+        let regressions = count(Verdict::Regression);
+        let allowed = regressions - self.metrics.iter().filter(|m| m.failed).count();
+        let regressions = match allowed {
+            0 => format!("{regressions} regression(s)"),
+            n => format!("{regressions} regression(s) ({n} within budget)"),
+        };
         format!(
-            "{} regression(s), {} improvement(s), {} without significant change{}",
-            count(Verdict::Regression),
+            "{regressions}, {} improvement(s), {} without significant change{}",
             count(Verdict::Improvement),
             count(Verdict::NoChange),
             if self.failed() { ": FAILED" } else { "" }
@@ -713,8 +718,18 @@ impl MetricComparison {
             self.change_pct
                 .map_or("-".to_owned(), |c| format!("{c:+.1}%")),
             interval,
-            self.verdict.name().to_owned(),
+            self.verdict_text().to_owned(),
         ]
+    }
+
+    /// The verdict as the table shows it: a regression the budget allows says so, since it
+    /// does not fail the comparison.
+    fn verdict_text(&self) -> &'static str {
+        if self.verdict == Verdict::Regression && !self.failed {
+            "regression, within budget"
+        } else {
+            self.verdict.name()
+        }
     }
 
     fn test_case(&self) -> TestCase {
