@@ -305,6 +305,27 @@ fn a_negative_count_says_what_the_key_takes() {
 }
 
 #[test]
+fn a_bad_value_in_a_table_with_a_kind_is_placed_at_its_key() {
+    let job = "name = \"t\"\n[[jobs]]\nkind = \"postgres\"\nname = \"pg\"\n\
+               url = \"postgres://u@127.0.0.1/test\"\n[jobs.workload]\nkind = \"ycsb\"\n\
+               core = \"a\"\n";
+    let text = format!("{job}records = -5\n");
+    let message = only(&text, 9, 11, Some("jobs[0].workload.records (pg)"));
+    assert_eq!(
+        message,
+        "records must be a whole number of 1 or more, and `-5` is not"
+    );
+    let text = format!("{job}distribution = {{ kind = \"zipfian\", theta = \"high\" }}\n");
+    let message = only(
+        &text,
+        9,
+        44,
+        Some("jobs[0].workload.distribution.theta (pg)"),
+    );
+    assert!(message.contains("expected a number"), "{message}");
+}
+
+#[test]
 fn an_unknown_operator_shows_the_form_and_the_operators() {
     let message = job_key(
         r#"thresholds = ["p99 << 5ms"]"#,

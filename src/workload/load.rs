@@ -138,7 +138,7 @@ fn deserialize_job(doc: &Document, job: &Spanned<DeValue>) -> Result<Job, Vec<Fi
         (table, kind)
     else {
         let read = Job::deserialize(ValueDeserializer::from(job.clone()));
-        return read.map_err(|error| vec![serde_finding(doc, &error)]);
+        return read.map_err(|error| vec![serde_finding(doc, error.message(), error.span())]);
     };
     let mut table = table.clone();
     table.remove("kind");
@@ -178,13 +178,73 @@ fn read_every_key<'a, T>(
         if missing_field(error.message()).is_some_and(|key| removed.contains(&key.to_owned())) {
             break;
         }
-        findings.push(serde_finding(doc, &error));
+        let place = error
+            .span()
+            .map(|at| value_at_fault(&table, &span, at, error.message(), &read));
+        findings.push(serde_finding(doc, error.message(), place));
         let at_fault = error.span().and_then(|at| key_holding(&table, &at));
         let Some(key) = at_fault else { break };
         table.remove(key.as_str());
         removed.push(key);
     }
     Err(findings)
+}
+
+/// Inside a table with a `kind`, serde reads the values from a copy that keeps no spans, so an
+/// error about one of them carries the table's span. The value at fault is the one whose removal
+/// changes the error; within a table of that kind again, the search goes on inside it. Where no
+/// single value is at fault (a missing key), the table's span stays.
+fn value_at_fault<'a, T>(
+    table: &DeTable<'a>,
+    span: &Range<usize>,
+    mut at: Range<usize>,
+    message: &str,
+    read: &impl Fn(Spanned<DeTable<'a>>) -> Result<T, toml::de::Error>,
+) -> Range<usize> {
+    while let Some(tagged) = table_spanning(table, &at).filter(|t| t.contains_key("kind")) {
+        let keys = tagged.keys().filter(|key| key.get_ref() != "kind");
+        let at_fault = keys.map(|key| key.get_ref()).find(|key| {
+            let mut trial = table.clone();
+            let Some(trial_tagged) = table_spanning_mut(&mut trial, &at) else {
+                return false;
+            };
+            trial_tagged.remove(key.as_ref());
+            let error = read(Spanned::new(span.clone(), trial)).err();
+            error.is_none_or(|e| e.message() != message)
+        });
+        let Some(value) = at_fault.and_then(|key| tagged.get(key.as_ref())) else {
+            break;
+        };
+        at = value.span();
+    }
+    at
+}
+
+/// The table, at any depth of `table`'s values, whose span is `span`.
+fn table_spanning<'t, 'a>(table: &'t DeTable<'a>, span: &Range<usize>) -> Option<&'t DeTable<'a>> {
+    table.values().find_map(|value| match value.get_ref() {
+        DeValue::Table(inner) if value.span() == *span => Some(inner),
+        DeValue::Table(inner) => table_spanning(inner, span),
+        _ => None,
+    })
+}
+
+/// [`table_spanning`], to change.
+fn table_spanning_mut<'t, 'a>(
+    table: &'t mut DeTable<'a>,
+    span: &Range<usize>,
+) -> Option<&'t mut DeTable<'a>> {
+    table.iter_mut().find_map(|(_, value)| {
+        let here = value.span() == *span;
+        let DeValue::Table(inner) = value.get_mut() else {
+            return None;
+        };
+        if here {
+            Some(inner)
+        } else {
+            table_spanning_mut(inner, span)
+        }
+    })
 }
 
 /// The key of `table` whose value holds `span`.
@@ -225,11 +285,11 @@ fn take_bad_thresholds(doc: &Document, table: &mut DeTable<'_>) -> Vec<Finding> 
     findings
 }
 
-fn serde_finding(doc: &Document, error: &toml::de::Error) -> Finding {
-    let span = error.span().unwrap_or(0..0);
+fn serde_finding(doc: &Document, message: &str, span: Option<Range<usize>>) -> Finding {
+    let span = span.unwrap_or(0..0);
     let path = doc.path_at(&span);
     let kind = path.job_index().and_then(|i| doc.job_kind(i));
-    let message = serde_message(error.message(), &path, kind);
+    let message = serde_message(message, &path, kind);
     Finding::at_span(path, span, message)
 }
 
