@@ -78,10 +78,12 @@ fn job_checks(
         Job::Disk(disk) => Some(disk),
         Job::Redis(_) | Job::Null(_) | Job::Postgres(_) | Job::Mysql(_) | Job::Http(_) => None,
     };
-    let window_s = window_s(results);
+    // Little's law holds over the window the operations were counted in, the drain included;
+    // it is also the one the summary table's rates are taken over.
+    let measured_s = results.measured_ns as f64 / 1e9;
     let checks = [
-        closed_figures(job, disk, window_s).map(|f| littles_law(&f)),
-        rate_figures(job, disk, window_s).map(|f| requested_rate(&f)),
+        closed_figures(job, disk, measured_s).map(|f| littles_law(&f)),
+        rate_figures(job, disk, window_s(results)).map(|f| requested_rate(&f)),
         disk.and_then(|d| page_cache_figures(job, d, results, resources))
             .map(|f| page_cache(&f)),
         error_share(job),
@@ -93,7 +95,8 @@ fn job_checks(
         .collect()
 }
 
-/// The window rates are taken over: measured time, but not the drain past the requested end.
+/// The window a requested rate is judged over: measured time, but not the drain past the
+/// requested end, when nothing more was issued.
 fn window_s(results: &RunResults) -> f64 {
     results.measured_ns.min(results.duration_requested_ns) as f64 / 1e9
 }
@@ -725,6 +728,21 @@ mod tests {
         assert_eq!(idle.status, Warned);
         assert!(idle.explanation.contains("16.00 in flight"), "{idle:?}");
         assert_eq!(littles_law(&closed(200_000.0, 0.32)).status, Failed);
+    }
+
+    #[test]
+    fn littles_law_reads_the_rate_the_summary_table_shows() {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let results = RunResults::read(&fixtures.join("small-results.json")).expect("it reads");
+        let workload = crate::workload::load_file(&fixtures.join("small.toml")).expect("it loads");
+        // The fixture drained past its requested window, so the two windows differ by 2 %.
+        assert!(results.measured_ns > results.duration_requested_ns);
+        let checks = evaluate(&results, &workload);
+        let little = checks.iter().find(|c| c.name == "littles_law");
+        let little = little.expect("a littles_law check on the closed job");
+        let table: f64 = results.jobs[0].operations.iter().map(|o| o.ops_per_s).sum();
+        let rate = format!("× {table:.0} op/s =");
+        assert!(little.explanation.contains(&rate), "{rate} in {little:?}");
     }
 
     fn rate(requested: f64, achieved: f64) -> RateFigures {
