@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::load::RateProfile;
-use crate::measure::{IntervalTotals, JobTotals, LATE_AFTER, LatencyHistogram, ScheduleStats};
+use crate::measure::{IntervalTotals, JobTotals, LATE_AFTER, LatencyHistogram};
 use crate::workload::{Arrival, LoadSpec};
 
 /// Below this share of the target rate, the rate was not sustained.
@@ -104,7 +104,8 @@ pub struct LoadResults {
     pub dropped_ops: u64,
     /// Slots neither sent nor skipped by the end: the backlog the run ended with.
     pub unsent_ops: Option<u64>,
-    /// Whether the lag at the end of the run was well above the lag at its start.
+    /// Whether the schedule lag rose over the run: the trend of the intervals' mean lags rose
+    /// by more than 100 ms and fits them, so noise or one late spike does not count.
     pub lag_growing: bool,
     /// Open model: whether the target rate was kept.
     pub sustained: Option<bool>,
@@ -226,24 +227,116 @@ fn mean_service_s(totals: &JobTotals) -> Option<f64> {
     all.summary().mean.map(|ns| ns / 1e9)
 }
 
-/// The mean lag of the last third of the intervals against the first third: growing when it
-/// is above 100 ms and more than twice as large.
+/// How far the lag's trend must rise over the run to count as growing.
+const LAG_RISE_NS: f64 = 100e6;
+/// The share of the intervals' spread in lag the trend must explain, so that noise, or one
+/// late spike, does not pass for growth.
+const LAG_TREND_FIT: f64 = 0.5;
+
+/// Whether the schedule lag rose over the run: a least-squares line through each interval's
+/// mean lag rises by more than [`LAG_RISE_NS`] from the first interval with sends to the last,
+/// and fits them. The ends of the run alone would miss growth where the last intervals send
+/// nothing (the drain after the requested end), and take one late spike for growth. An
+/// interval with no sends has no lag to read, so it is left out rather than read as zero.
 fn lag_growing(intervals: &[IntervalTotals]) -> bool {
-    let third = intervals.len() / 3;
-    if third == 0 {
+    let points: Vec<(f64, f64)> = intervals
+        .iter()
+        .filter(|i| i.schedule.sent > 0)
+        .map(|i| {
+            let lag = i.schedule.lag_sum_ns as f64 / i.schedule.sent as f64;
+            (i.index as f64, lag)
+        })
+        .collect();
+    let Some((slope, fit)) = line_fit(&points) else {
         return false;
-    }
-    let mean = |part: &[IntervalTotals]| {
-        let mut sum = ScheduleStats::default();
-        part.iter().for_each(|i| sum.add(&i.schedule));
-        (sum.sent > 0).then(|| sum.lag_sum_ns as f64 / sum.sent as f64)
     };
-    let (first, last) = (
-        mean(&intervals[..third]),
-        mean(&intervals[intervals.len() - third..]),
-    );
-    match (first, last) {
-        (Some(first), Some(last)) => last > 100e6 && last > 2.0 * first,
-        _ => false,
+    let span = points[points.len() - 1].0 - points[0].0;
+    slope * span > LAG_RISE_NS && fit >= LAG_TREND_FIT
+}
+
+/// The least-squares slope through `points` and the share of their spread it explains (r²).
+/// None for fewer than 3 points, or points that do not vary.
+fn line_fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = points.len() as f64;
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in points {
+        let (dx, dy) = (x - mean_x, y - mean_y);
+        (sxx, sxy, syy) = (sxx + dx * dx, sxy + dx * dy, syy + dy * dy);
+    }
+    let varies = points.len() >= 3 && sxx > 0.0 && syy > 0.0;
+    varies.then(|| (sxy / sxx, sxy * sxy / (sxx * syy)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::{MAX_COUNTERS, ScheduleStats};
+
+    /// One interval per entry, each the mean lag of its sends in milliseconds; `None` for an
+    /// interval with no sends at all.
+    fn series(lags_ms: &[Option<f64>]) -> Vec<IntervalTotals> {
+        let interval = |(index, lag_ms): (usize, &Option<f64>)| {
+            let sent = if lag_ms.is_some() { 1_000 } else { 0 };
+            IntervalTotals {
+                index: index as u64,
+                ops: Vec::new(),
+                schedule: ScheduleStats {
+                    sent,
+                    lag_sum_ns: (lag_ms.unwrap_or(0.0) * 1e6) as u64 * sent,
+                    ..ScheduleStats::default()
+                },
+                counters: [0; MAX_COUNTERS],
+            }
+        };
+        lags_ms.iter().enumerate().map(interval).collect()
+    }
+
+    fn growing(lags_ms: &[f64]) -> bool {
+        let every_one_sent: Vec<Option<f64>> = lags_ms.iter().copied().map(Some).collect();
+        lag_growing(&series(&every_one_sent))
+    }
+
+    #[test]
+    fn a_lag_that_rises_through_the_run_is_growing() {
+        assert!(growing(&[1.0, 90.0, 180.0, 270.0, 360.0, 450.0, 540.0]));
+        // Punctual at first, then falling further behind each interval.
+        assert!(growing(&[2.0, 2.0, 3.0, 2.0, 60.0, 160.0, 250.0, 340.0]));
+    }
+
+    #[test]
+    fn a_flat_lag_is_not_growing_even_when_it_is_high() {
+        assert!(!growing(&[1.0; 10]));
+        assert!(!growing(&[900.0; 10]));
+    }
+
+    #[test]
+    fn a_noisy_flat_lag_or_one_late_spike_is_not_growing() {
+        let noisy = [
+            120.0, 260.0, 90.0, 300.0, 110.0, 280.0, 95.0, 310.0, 100.0, 290.0,
+        ];
+        assert!(!growing(&noisy));
+        assert!(!growing(&[
+            5.0, 6.0, 5.0, 4.0, 5.0, 6.0, 5.0, 5.0, 4.0, 400.0
+        ]));
+    }
+
+    #[test]
+    fn an_interval_with_no_sends_is_left_out_rather_than_ending_the_series() {
+        // A short run: three intervals of rising lag, then the drain after the requested end,
+        // which sends nothing.
+        let short = [Some(40.0), Some(240.0), Some(440.0), None];
+        assert!(lag_growing(&series(&short)));
+        let stalled = [
+            Some(10.0),
+            None,
+            Some(210.0),
+            Some(310.0),
+            Some(410.0),
+            None,
+        ];
+        assert!(lag_growing(&series(&stalled)));
+        assert!(!lag_growing(&series(&[Some(3.0), None, Some(3.0), None])));
     }
 }
