@@ -1,5 +1,6 @@
 //! The binary as a user runs it: exit codes, the results document, interruption, phases.
 
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -349,6 +350,50 @@ fn ctrl_c_while_a_large_file_is_laid_out_stops_at_once_and_removes_it() {
         leftover_data_files(dir.path()).is_empty(),
         "half-laid file removed"
     );
+}
+
+/// The first connection made to `listener` within `limit`, held open and never answered.
+fn accept_within(listener: &TcpListener, limit: Duration) -> Option<TcpStream> {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok((socket, _)) = listener.accept() {
+            return Some(socket);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn ctrl_c_while_a_sql_server_never_answers_the_connect_stops_at_once() {
+    for kind in ["postgres", "mysql"] {
+        let dir = scratch();
+        // A server that takes the connection and never says a word: only the job's timeout
+        // would end the connect.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let body = format!(
+            "name = \"cli-silent\"\nduration = \"5s\"\n\n[[jobs]]\nkind = \"{kind}\"\n\
+             name = \"silent\"\nurl = \"{kind}://root@{address}/test\"\ntimeout = \"30s\"\n"
+        );
+        let workload = write_workload(dir.path(), &body);
+        let mut child = spawn_run(&workload, &dir.path().join("run"));
+        let held = accept_within(&listener, Duration::from_secs(10));
+        assert!(held.is_some(), "{kind}: plimsoll never connected");
+        std::thread::sleep(Duration::from_secs(1));
+        // SAFETY: signalling our own child, whose pid is valid until we wait on it.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let started = Instant::now();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{kind}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{kind}: stopped {:?} after the interrupt",
+            started.elapsed()
+        );
+        drop(held);
+    }
 }
 
 fn null_workload(dir: &Path, job: &str) -> PathBuf {

@@ -190,13 +190,8 @@ impl<B: Backend> PreparedSql<B> {
             .build()
             .map_err(|e| failed(job, anyhow::Error::new(e)))?;
         let setup = async {
-            // The lanes bound their connects the same way (see `Lane::ensure_connected`): a
-            // server that accepts but never answers would otherwise hold setup forever.
-            let admin = match tokio::time::timeout(job.timeout.0, backend.admin()).await {
-                Ok(admin) => admin,
-                Err(_) => Err(SqlError::timeout()),
-            };
-            let mut admin = admin.map_err(|e| unreachable(job, e))?;
+            let admin = backend.admin();
+            let mut admin = setup_connect(job, stop, admin, |e| unreachable(job, e)).await?;
             let version = admin.server_version().await.ok();
             let init = init::run(&mut admin, &tables, &mark, job.init, stop)
                 .await
@@ -209,10 +204,8 @@ impl<B: Backend> PreparedSql<B> {
                 );
             }
             // One connection with everything prepared, as each lane will make it.
-            backend
-                .connect(&plan.statements)
-                .await
-                .map_err(|e| refused_statement(job, &plan, e))?;
+            let conn = backend.connect(&plan.statements);
+            setup_connect(job, stop, conn, |e| refused_statement(job, &plan, e)).await?;
             Ok::<_, SetupError>((version, init))
         };
         let (server_version, init) = tokio::task::LocalSet::new().block_on(&runtime, setup)?;
@@ -264,6 +257,35 @@ impl<B: Backend> PreparedSql<B> {
                 )
             })
             .collect()
+    }
+}
+
+/// How often setup looks at the stop flag while it waits for a connection: a signal handler
+/// sets the flag, and has no task to wake.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// One of setup's connects, bounded by the job's timeout as the lanes bound theirs (see
+/// `Lane::ensure_connected`), since a server that accepts but never answers would otherwise
+/// hold setup forever; and ended by a stop, which would otherwise wait out that timeout.
+async fn setup_connect<T>(
+    job: &SqlJob,
+    stop: &AtomicBool,
+    connect: impl Future<Output = Result<T, SqlError>>,
+    refused: impl FnOnce(SqlError) -> SetupError,
+) -> Result<T, SetupError> {
+    let stopped = async {
+        while !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(STOP_POLL).await;
+        }
+    };
+    tokio::select! {
+        done = tokio::time::timeout(job.timeout.0, connect) => {
+            done.unwrap_or_else(|_| Err(SqlError::timeout())).map_err(refused)
+        }
+        () = stopped => {
+            let url = redact_url(&job.url);
+            Err(failed(job, anyhow::anyhow!("interrupted while connecting to {url}")))
+        }
     }
 }
 
