@@ -392,7 +392,11 @@ fn summarize(
         .is_some_and(|l| l.sustained == Some(false) && l.limit.as_deref() == Some("generator"));
     let (verdict, note) = match search {
         None => ("warm", Some("warms the target up; not judged".to_owned())),
-        Some(_) if results.status == RunStatus::Failed => ("run_failed", results.failure.clone()),
+        // A step that ran but in which nothing succeeded failed its objective; it did not
+        // break the run, so the search goes on below it.
+        Some(_) if results.status == RunStatus::Failed && !only_errors(results) => {
+            ("run_failed", results.failure.clone())
+        }
         Some(search) => {
             let verdict = match search.judge(load, throughput, met, generator_limited) {
                 Verdict::Pass => Verdict::Pass,
@@ -530,6 +534,12 @@ fn remove_laid_out_file(plan: &Plan, runs: &[RunResults]) {
 
 /// One results document: the best step's run as the top level (so `report` and `compare`
 /// read it as any run), every step in the `capacity` section.
+/// Whether every job ran and each measured nothing but failures (see
+/// [`JobResults::nothing_succeeded`]), as opposed to a run that broke.
+fn only_errors(results: &RunResults) -> bool {
+    results.jobs.iter().all(|j| j.nothing_succeeded().is_some())
+}
+
 fn assemble(
     plan: &Plan,
     workload_file: Option<&Path>,

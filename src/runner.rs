@@ -558,6 +558,19 @@ fn assemble(
         aborted: outcome.aborted,
         capacity: None,
     };
+    // A run that completed but in which some job never once succeeded failed, whatever its
+    // thresholds: its figures describe only errors, and a CI job must not read it as a pass.
+    if results.status == RunStatus::Complete {
+        let empty: Vec<String> = results
+            .jobs
+            .iter()
+            .filter_map(JobResults::nothing_succeeded)
+            .collect();
+        if !empty.is_empty() {
+            results.status = RunStatus::Failed;
+            results.failure = Some(empty.join("; "));
+        }
+    }
     results.checks = checks::evaluate(&results, workload);
     results.thresholds = crate::gate::evaluate(&crate::gate::workload_gates(workload), &results);
     results

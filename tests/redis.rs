@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use plimsoll::measure::{LatencyHistogram, Quantile};
-use plimsoll::results::{JobResults, RunResults};
+use plimsoll::results::{JobResults, RunResults, RunStatus};
 use plimsoll::runner::{self, RunOptions};
 use plimsoll::workload::load_str;
 
@@ -556,6 +556,13 @@ fn a_reply_that_is_not_resp_counts_as_a_protocol_error_and_the_run_ends_on_time(
         counter(&results, "reconnects") >= 1,
         "a connection that spoke garbage is replaced: {:?}",
         job(&results).counters
+    );
+    // Nothing but errors is a failed run, not a complete one, so its exit code is not 0.
+    assert_eq!(results.status, RunStatus::Failed);
+    let failure = results.failure.as_deref().unwrap_or_default();
+    assert!(
+        failure.contains("job `r`: every operation failed") && failure.contains("× protocol"),
+        "{failure}"
     );
 }
 

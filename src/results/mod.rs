@@ -407,6 +407,29 @@ impl JobResults {
     pub fn total_errors(&self) -> u64 {
         self.operations.iter().map(|o| o.error_count).sum()
     }
+
+    /// Why this job measured nothing but failures, if so: operations were attempted in the
+    /// measured window and not one succeeded. Statements inside a transaction are left out;
+    /// their transaction stands for them.
+    pub fn nothing_succeeded(&self) -> Option<String> {
+        let outer = || self.operations.iter().filter(|o| o.within.is_empty());
+        let errors: u64 = outer().map(|o| o.error_count).sum();
+        if errors == 0 || outer().any(|o| o.count > 0) {
+            return None;
+        }
+        let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
+        for e in outer().flat_map(|o| &o.errors) {
+            *kinds.entry(e.kind.as_str()).or_default() += e.count;
+        }
+        let mut kinds: Vec<(&str, u64)> = kinds.into_iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(&a.1));
+        let shown: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} × {k}")).collect();
+        Some(format!(
+            "job `{}`: every operation failed ({}); nothing was measured",
+            self.name,
+            shown.join(", ")
+        ))
+    }
 }
 
 impl OpResults {
