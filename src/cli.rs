@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand};
 
 /// Storage performance benchmarking and load generation.
 ///
-/// Exit codes: 0 ok; 1 a threshold failed; 2 bad input or usage; 3 setup or run failure;
-/// 130 interrupted.
+/// Exit codes: 0 ok; 1 a threshold failed; 2 bad input or usage; 3 setup or run failure, or
+/// a job in which no operation succeeded; 130 interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "plimsoll", version, about, long_about)]
 pub struct Cli {

@@ -5,7 +5,8 @@ pub const OK: u8 = 0;
 pub const THRESHOLD_FAILED: u8 = 1;
 /// The workload file or the command line is wrong; nothing ran.
 pub const BAD_INPUT: u8 = 2;
-/// Setup failed, or the run failed after it started (results still written when possible).
+/// Setup failed, the run failed after it started, or a job measured nothing but failures
+/// (results still written when possible).
 pub const FAILURE: u8 = 3;
 /// Stopped by Ctrl-C or SIGTERM; results cover what was measured.
 pub const INTERRUPTED: u8 = 130;
