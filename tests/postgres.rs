@@ -832,3 +832,52 @@ fn a_statement_past_its_timeout_is_abandoned_and_counted_as_a_timeout() {
         job(&results).counters
     );
 }
+
+/// A capacity search over a transaction of two statements: each step's throughput and
+/// latency are the transaction's, not the sum of the transaction and its statements.
+#[test]
+fn a_capacity_search_counts_transactions_not_their_statements() {
+    use plimsoll::capacity::{self, Options};
+    let schema = Schema::new("capacity");
+    let job = in_schema(
+        &schema,
+        "connections = 1\n[jobs.workload]\nkind = \"custom\"\n\
+         setup = [\"CREATE TABLE IF NOT EXISTS kv (k int PRIMARY KEY, v int)\", \
+         \"INSERT INTO kv SELECT g, 0 FROM generate_series(1, 100) g ON CONFLICT DO NOTHING\"]\n\
+         params = { k = { kind = \"int\", min = 1, max = 100 } }\n\
+         transactions = [{ name = \"pair\", statements = [\
+         \"SELECT v FROM kv WHERE k = {k}\", \"SELECT v + 1 FROM kv WHERE k = {k}\"] }]\n",
+    );
+    let text = common::sql::one_job("postgres", "pg", "1s", &job);
+    let workload = plimsoll::workload::load_str("test.toml", &text).expect("a workload");
+    let options = Options {
+        objectives: vec!["pg.pair: p99 < 10s".parse().unwrap()],
+        step_duration: Duration::from_secs(1),
+        step_warmup: Some(Duration::from_millis(200)),
+        max_steps: 2,
+        max_time: Duration::from_secs(60),
+        ..Options::default()
+    };
+    let plan = capacity::plan(&workload, options).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let results = capacity::run(&plan, None, &stop).expect("the search runs");
+    let section = results.capacity.as_deref().expect("a capacity section");
+    let judged: Vec<_> = section.steps.iter().filter(|s| s.phase != "warm").collect();
+    assert!(!judged.is_empty(), "{:?}", section.steps);
+    for step in judged {
+        let ops = &step.job.operations;
+        let pair = ops
+            .iter()
+            .find(|o| o.op == "pair")
+            .expect("the transaction");
+        assert!(ops.len() > 1, "its statements are timed too: {ops:?}");
+        let rate = pair.count as f64 * 1e9 / step.measured_ns.min(1_000_000_000) as f64;
+        let off = (step.throughput_ops_per_s - rate).abs() / rate;
+        assert!(
+            off < 1e-9,
+            "step {} /s, transactions {rate} /s",
+            step.throughput_ops_per_s
+        );
+        assert_eq!(step.p50_ns, pair.latency_ns.p50, "{step:?}");
+    }
+}
