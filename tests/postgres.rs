@@ -194,6 +194,9 @@ fn tpcb_like_commits_and_history_rows_agree_with_the_server() {
         .find(|c| c.name == "littles_law")
         .unwrap_or_else(|| panic!("no littles_law check: {:#?}", results.checks));
     assert_ne!(little.status, CheckStatus::Failed, "{little:?}");
+    // What was sent is transactions too, as in the open model.
+    let load = job(&results).load.as_ref().expect("a load section");
+    assert_eq!(load.sent_ops, reported);
 
     let history = number(&db.sql("SELECT count(*) FROM pgbench_history")) - history_before;
     assert_eq!(

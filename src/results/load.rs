@@ -115,17 +115,25 @@ pub struct LoadResults {
     pub verdict: Option<String>,
 }
 
-/// What a closed-model job whose driver keeps no schedule sent: every operation that ended.
-fn completed_or_failed(totals: &JobTotals) -> u64 {
-    totals
-        .measured
-        .iter()
-        .map(|o| o.count + o.errors.total())
+/// What a closed-model job whose driver keeps no schedule sent: every operation that ended,
+/// leaving out those timed within another (`within[op]` non-empty), such as a transaction's
+/// statements, which went out as part of it.
+fn completed_or_failed(totals: &JobTotals, within: &[Vec<usize>]) -> u64 {
+    let outer = |op: &usize| within.get(*op).is_none_or(Vec::is_empty);
+    let measured = totals.measured.iter().enumerate();
+    measured
+        .filter(|(op, _)| outer(op))
+        .map(|(_, o)| o.count + o.errors.total())
         .sum()
 }
 
 impl LoadResults {
-    pub fn build(facts: &LoadFacts, totals: &JobTotals, measured: Duration) -> Self {
+    pub fn build(
+        facts: &LoadFacts,
+        totals: &JobTotals,
+        within: &[Vec<usize>],
+        measured: Duration,
+    ) -> Self {
         let window = measured.min(facts.duration).as_secs_f64();
         let s = &totals.schedule;
         let open = facts.profile.is_some();
@@ -148,7 +156,7 @@ impl LoadResults {
             sent_ops: if open || s.sent > 0 {
                 s.sent
             } else {
-                completed_or_failed(totals)
+                completed_or_failed(totals, within)
             },
             achieved_ops_per_s: achieved,
             late_ops: s.late,

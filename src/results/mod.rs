@@ -394,7 +394,12 @@ impl JobResults {
             name: facts.name,
             kind: facts.kind.to_owned(),
             load_model: facts.load.model.to_owned(),
-            load: Some(LoadResults::build(&facts.load, totals, measured)),
+            load: Some(LoadResults::build(
+                &facts.load,
+                totals,
+                &facts.timed_within,
+                measured,
+            )),
             counters: named(&facts.counter_names, &totals.counters),
             workers: facts.workers,
             target: facts.target,
