@@ -23,10 +23,35 @@ const SECRET_KEYS: [&str; 9] = [
     "apikey",
 ];
 
-/// `text` with the password of every `scheme://user:password@host` and every `password=...`
-/// replaced.
+/// `text` with the password of every `scheme://user:password@host`, every `password=...`
+/// and every `Bearer`/`Basic` credential replaced.
 pub fn text(text: &str) -> String {
-    key_values(&urls(text))
+    credentials(&key_values(&urls(text)))
+}
+
+/// `Bearer TOKEN` and `Basic BASE64` wherever they appear, with the credential masked: a
+/// header under a name no key rule knows (`x-upstream-auth`) still reads as one.
+fn credentials(text: &str) -> String {
+    const SCHEMES: [&str; 2] = ["Bearer ", "Basic "];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((at, scheme)) = SCHEMES
+        .iter()
+        .filter_map(|s| rest.find(s).map(|at| (at, *s)))
+        .min()
+    {
+        let value = at + scheme.len();
+        let end = rest[value..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | ','))
+            .map_or(rest.len(), |n| value + n);
+        out.push_str(&rest[..value]);
+        if end > value {
+            out.push_str(MASK);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Every `password=VALUE` (any case, as in `host=h password=pw` or `?password=pw`) with its
@@ -173,6 +198,21 @@ mod tests {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(shown.contains("*/*"), "{shown}");
+    }
+
+    #[test]
+    fn bearer_and_basic_credentials_are_masked_under_any_name() {
+        let v = serde_json::json!({"headers": {
+            "x-upstream-auth": "Bearer abc.def", "x-proxy": "Basic dXNlcjpwdw==", "x-n": "Basic"
+        }});
+        let shown = json(&v).to_string();
+        assert!(
+            !shown.contains("abc.def") && !shown.contains("dXNlcjpwdw"),
+            "{shown}"
+        );
+        assert!(shown.contains(r#""Bearer ***""#), "{shown}");
+        assert_eq!(text("Bearer"), "Bearer");
+        assert_eq!(text("got Bearer t0k, then"), "got Bearer ***, then");
     }
 
     #[test]
