@@ -25,7 +25,7 @@ pub enum CheckStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     /// `generator_saturation`, `direct_device_ops`, `littles_law`, `requested_rate`,
-    /// `measured_window`, `page_cache`, `foreign_cpu`, `error_share`.
+    /// `measured_window`, `page_cache`, `buffered_writes`, `foreign_cpu`, `error_share`.
     pub name: String,
     /// The job (or, for `direct_device_ops`, the device) the check is about; none for
     /// checks of the whole run.
@@ -86,6 +86,8 @@ fn job_checks(
         rate_figures(job, disk, window_s(results)).map(|f| requested_rate(&f)),
         disk.and_then(|d| page_cache_figures(job, d, results, resources))
             .map(|f| page_cache(&f)),
+        disk.and_then(|d| buffered_write_figures(job, d, results, resources))
+            .map(|f| buffered_writes(&f)),
         error_share(job),
     ];
     checks
@@ -545,6 +547,63 @@ pub fn page_cache(f: &PageCacheFigures) -> Check {
     }
 }
 
+// ---- buffered writes --------------------------------------------------------------------
+
+pub struct BufferedWriteFigures {
+    /// What the job wrote in the measured window.
+    pub written_bytes: u64,
+    /// The least memory available during the run (or the host's memory, unsampled).
+    pub free_bytes: u64,
+}
+
+/// Only for a job that writes through the page cache and never syncs: with a sync cadence
+/// the device is reached every N writes, and with `direct` on every write.
+fn buffered_write_figures(
+    job: &JobResults,
+    disk: &DiskJob,
+    results: &RunResults,
+    resources: Option<&ResourceSeries>,
+) -> Option<BufferedWriteFigures> {
+    let written: u64 = job
+        .operations
+        .iter()
+        .filter(|o| o.op == "write")
+        .map(|o| o.bytes)
+        .sum();
+    let block_device = job.target.get("layout").and_then(|l| l.as_str()) == Some("block_device");
+    if disk.direct || written == 0 || disk.sync_cadence().is_some() || block_device {
+        return None;
+    }
+    let sampled = resources
+        .map(|r| r.summary.memory_available_min_bytes)
+        .filter(|&b| b > 0);
+    Some(BufferedWriteFigures {
+        written_bytes: written,
+        free_bytes: sampled.or(results.host.memory_bytes)?,
+    })
+}
+
+/// Writes that fit in free memory can all sit in the page cache as dirty pages when the run
+/// ends: their rate is the memory's. Beyond that the kernel must write back as it goes and
+/// throttles the writers to the device's pace.
+pub fn buffered_writes(f: &BufferedWriteFigures) -> Check {
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    let said = format!(
+        "{:.2} GiB written through the page cache with no fsync or fdatasync, with {:.2} GiB \
+         of memory free",
+        gib(f.written_bytes),
+        gib(f.free_bytes)
+    );
+    if f.written_bytes < f.free_bytes {
+        let tail = ": the writes may not have reached the device, so their rate is the page \
+                    cache's; set direct = true or fsync_every, or write more than memory holds";
+        Check::new("buffered_writes", Warned, format!("{said}{tail}"))
+    } else {
+        let tail = ": more than memory holds, so most of it had to reach the device";
+        Check::new("buffered_writes", Passed, format!("{said}{tail}"))
+    }
+}
+
 // ---- O_DIRECT device operations -------------------------------------------------------
 
 pub struct DirectFigures {
@@ -778,6 +837,22 @@ mod tests {
             free_bytes: 8 * gib,
         };
         assert_eq!(page_cache(&larger).status, Passed);
+    }
+
+    #[test]
+    fn buffered_writes_that_fit_in_free_memory_measure_the_page_cache() {
+        let gib = 1u64 << 30;
+        let fits = buffered_writes(&BufferedWriteFigures {
+            written_bytes: gib,
+            free_bytes: 8 * gib,
+        });
+        assert_eq!(fits.status, Warned);
+        assert!(fits.explanation.contains("fsync_every"), "{fits:?}");
+        let larger = BufferedWriteFigures {
+            written_bytes: 16 * gib,
+            free_bytes: 8 * gib,
+        };
+        assert_eq!(buffered_writes(&larger).status, Passed);
     }
 
     fn direct(device_ops: u64, device_kib: u64) -> DirectFigures {
