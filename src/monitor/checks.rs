@@ -518,13 +518,18 @@ fn page_cache_figures(
     if disk.direct || !reads || block_device {
         return None;
     }
+    Some(PageCacheFigures {
+        file_bytes: job.target.get("file_size_bytes")?.as_u64()?,
+        free_bytes: free_memory(results, resources)?,
+    })
+}
+
+/// The least memory available during the run, or the host's memory when unsampled.
+fn free_memory(results: &RunResults, resources: Option<&ResourceSeries>) -> Option<u64> {
     let sampled = resources
         .map(|r| r.summary.memory_available_min_bytes)
         .filter(|&b| b > 0);
-    Some(PageCacheFigures {
-        file_bytes: job.target.get("file_size_bytes")?.as_u64()?,
-        free_bytes: sampled.or(results.host.memory_bytes)?,
-    })
+    sampled.or(results.host.memory_bytes)
 }
 
 pub fn page_cache(f: &PageCacheFigures) -> Check {
@@ -574,12 +579,9 @@ fn buffered_write_figures(
     if disk.direct || written == 0 || disk.sync_cadence().is_some() || block_device {
         return None;
     }
-    let sampled = resources
-        .map(|r| r.summary.memory_available_min_bytes)
-        .filter(|&b| b > 0);
     Some(BufferedWriteFigures {
         written_bytes: written,
-        free_bytes: sampled.or(results.host.memory_bytes)?,
+        free_bytes: free_memory(results, resources)?,
     })
 }
 
