@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::drivers::SetupError;
 use crate::gate::{self, Gate, Threshold};
+use crate::load::{Shard, ShardSource};
 use crate::measure::{LatencyHistogram, Quantile};
 use crate::results::{CapacityResults, CapacityStep, JobResults, OpResults, RunResults, RunStatus};
 use crate::runner::{self, RunOptions};
@@ -58,6 +59,13 @@ pub struct Options {
     pub progress: bool,
     /// One line per finished step on stderr.
     pub step_lines: bool,
+    /// Run every step as this shard's part of the job. The knob's values stay the whole
+    /// job's, as the workload writes them, so shards that search together try the same
+    /// loads and a merge can add their steps up.
+    pub shard: Option<(Shard, ShardSource)>,
+    /// Start the warm step's load at this wall-clock time, so shards begin together; later
+    /// steps follow each other as they finish. The caller checks the time is sensible.
+    pub start_at: Option<SystemTime>,
 }
 
 impl Default for Options {
@@ -76,6 +84,8 @@ impl Default for Options {
             max_time: Duration::from_secs(15 * 60),
             progress: false,
             step_lines: false,
+            shard: None,
+            start_at: None,
         }
     }
 }
@@ -116,6 +126,10 @@ pub fn plan(workload: &Workload, options: Options) -> Result<Plan, String> {
         ));
     }
     let knob = Knob::for_job(&job);
+    let knob = match options.shard {
+        Some((shard, _)) => knob.over_shards(shard.count()),
+        None => knob,
+    };
     let start = knob.clamp(options.start.unwrap_or(knob.start));
     let warmup = options.step_warmup.unwrap_or(options.step_duration / 5);
     let plan = Plan {
@@ -277,7 +291,7 @@ pub fn run(
     let mut steps: Vec<CapacityStep> = Vec::new();
 
     // The warm step: the target's caches and connections settle before anything is judged.
-    let warm = run_step(plan, plan.start, stop)?;
+    let warm = run_step(plan, plan.start, plan.options.start_at, stop)?;
     steps.push(summarize(plan, &warm, plan.start, "warm", None));
     runs.push(warm);
     report_step(plan, steps.len() - 1, &steps[steps.len() - 1]);
@@ -292,7 +306,7 @@ pub fn run(
         if let Some(bound) = bounded(plan, steps.len(), started, stop) {
             break bound;
         }
-        let results = match run_step(plan, load, stop) {
+        let results = match run_step(plan, load, None, stop) {
             Ok(results) => results,
             Err(e) => break Stopped::RunFailed(e.to_string()),
         };
@@ -339,14 +353,20 @@ fn bounded(plan: &Plan, taken: usize, started: Instant, stop: &AtomicBool) -> Op
     (started.elapsed() + plan.step_time() > plan.options.max_time).then_some(Stopped::MaxTime)
 }
 
-fn run_step(plan: &Plan, load: f64, stop: &AtomicBool) -> Result<RunResults, SetupError> {
+fn run_step(
+    plan: &Plan,
+    load: f64,
+    start_at: Option<SystemTime>,
+    stop: &AtomicBool,
+) -> Result<RunResults, SetupError> {
     let workload = plan.step_workload(load);
     // A step whose objective is certainly broken stops early: its verdict is known, and an
     // overloaded step is the slowest kind.
     let options = RunOptions {
         progress: plan.options.progress,
+        shard: plan.options.shard,
+        start_at,
         abort_on: plan.gates.clone(),
-        ..RunOptions::default()
     };
     let mut results = runner::run(&workload, None, stop, options)?;
     results.thresholds = gate::evaluate(&plan.gates, &results);
@@ -421,6 +441,8 @@ fn summarize(
         note: note.map(|n| format!("{} {}: {n}", plan.knob.kind.name(), plan.knob.show(load))),
         thresholds: results.thresholds.clone(),
         measured_ns: results.measured_ns,
+        measure_start_unix_ns: results.clock.as_ref().map(|c| c.measure_start_unix_ns),
+        start_spread_ns: None,
         job,
     }
 }
@@ -502,7 +524,7 @@ fn outer_ops(job: &JobResults) -> impl Iterator<Item = &OpResults> {
 }
 
 /// The latency histograms of the operations the load is counted in, added together.
-fn merged_latency(job: &JobResults) -> LatencyHistogram {
+pub(crate) fn merged_latency(job: &JobResults) -> LatencyHistogram {
     let mut all = LatencyHistogram::new();
     for op in outer_ops(job) {
         if let Ok(hist) = op.latency_histogram.decode() {
@@ -591,13 +613,17 @@ fn assemble(
         stop_reason,
         stop_text,
         current_ops_per_s: plan.options.current,
+        // A shard's throughput is its part, `--current` the whole job's; the merge of the
+        // shards states the headroom.
         headroom: plan
             .options
             .current
             .zip(best_throughput)
+            .filter(|_| plan.options.shard.is_none())
             .map(|(c, b)| b / c),
         usl,
         elapsed_ns: started.elapsed().as_nanos() as u64,
+        merged_shards: None,
     }));
     results.workload = serde_json::to_value(&plan.workload).unwrap_or_default();
     results.workload_file = workload_file.map(|p| p.display().to_string());

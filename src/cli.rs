@@ -46,8 +46,10 @@ pub enum Command {
     /// Merge the results of the shards of one sharded run into one results file.
     ///
     /// Histograms are added exactly, interval series lined up by wall-clock time and summed,
-    /// errors summed; each shard's resources stay its own. Exit codes: 0 merged; 1 a
-    /// threshold failed; 2 the files are not shards of one run.
+    /// errors summed; each shard's resources stay its own. Shards of a capacity search keep
+    /// their own searches, added up step by step when every shard ran the same steps. Exit
+    /// codes: 0 merged; 1 a threshold failed, or no added-up step passed; 2 the files are not
+    /// shards of one run.
     Merge(MergeArgs),
     /// Find the highest load one job sustains while meeting its objectives.
     ///
@@ -183,6 +185,15 @@ pub struct CapacityArgs {
     /// Write only results.json; `plimsoll report` can build the report from it later.
     #[arg(long)]
     pub no_report: bool,
+    /// Run every step as one shard's part of the job, `I/N` as for `run` (the environment is
+    /// read the same way). Loads stay the whole job's, so shards searching together try the
+    /// same ones and `plimsoll merge` adds their steps up.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::load::Shard>,
+    /// Start the first step's load at this wall-clock time, as for `run`, so shards begin
+    /// together.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub start_at: Option<SystemTime>,
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {

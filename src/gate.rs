@@ -397,8 +397,13 @@ impl Gate {
     /// This threshold checked at each place it applies: every operation of each job in scope,
     /// or each job for per-job metrics. A place with nothing to measure fails.
     pub fn evaluate(&self, results: &RunResults) -> Vec<ThresholdResult> {
-        let jobs: Vec<&JobResults> = results
-            .jobs
+        self.evaluate_jobs(&results.jobs)
+    }
+
+    /// As [`evaluate`](Self::evaluate), on jobs' results held outside a run's top level,
+    /// such as a capacity step's.
+    pub fn evaluate_jobs(&self, jobs: &[JobResults]) -> Vec<ThresholdResult> {
+        let jobs: Vec<&JobResults> = jobs
             .iter()
             .filter(|j| self.scope.job.as_ref().is_none_or(|name| *name == j.name))
             .collect();

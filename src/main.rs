@@ -256,8 +256,15 @@ fn merge(args: &MergeArgs) -> u8 {
         return fail(exit::FAILURE, &message);
     }
     out!("{}", plimsoll::report::terminal::summary(&merged));
+    let capacity = plimsoll::report::capacity::summary(&merged);
+    if !capacity.is_empty() {
+        out!("\n{capacity}");
+    }
     outln!("\nresults: {}", args.output.display());
-    status_code(&merged)
+    match capacity_code(&merged) {
+        exit::OK => status_code(&merged),
+        code => code,
+    }
 }
 
 /// One run's inputs, the same for every repetition.
@@ -420,6 +427,15 @@ fn capacity(args: CapacityArgs) -> u8 {
         Ok(w) => w,
         Err(e) => return fail(exit::BAD_INPUT, &e),
     };
+    let shard = match pick_shard(args.shard) {
+        Ok(shard) => shard,
+        Err(e) => return fail(exit::BAD_INPUT, &e),
+    };
+    if let Some(start_at) = args.start_at
+        && let Err(message) = check_start_at(start_at, SystemTime::now())
+    {
+        return fail(exit::BAD_INPUT, &message);
+    }
     let terminal = std::io::stderr().is_terminal();
     let options = plimsoll::capacity::Options {
         job: args.job,
@@ -435,6 +451,8 @@ fn capacity(args: CapacityArgs) -> u8 {
         max_time: args.max_time,
         progress: !args.quiet && terminal,
         step_lines: !args.quiet,
+        shard,
+        start_at: args.start_at,
     };
     let plan = match plimsoll::capacity::plan(&workload, options) {
         Ok(plan) => plan,

@@ -557,6 +557,7 @@ fn assemble(
         shards: Vec::new(),
         aborted: outcome.aborted,
         capacity: None,
+        capacity_not_combined: None,
     };
     // A run that completed but in which some job never once succeeded failed, whatever its
     // thresholds: its figures describe only errors, and a CI job must not read it as a pass.

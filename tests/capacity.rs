@@ -4,12 +4,15 @@
 //! first failing one, why the search stopped, and that the results file still reports and
 //! compares as any run's.
 
-use std::path::Path;
+mod common;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use plimsoll::capacity::{self, Options};
+use plimsoll::measure::LatencyHistogram;
 use plimsoll::results::{CapacityResults, CapacityStep, RunResults};
 use plimsoll::workload::load_str;
 
@@ -217,12 +220,17 @@ fn every_search_ends_with_its_reason() {
     assert_eq!(c.steps.last().unwrap().load, 1.0);
 }
 
+/// The binary, blind to any shard the test's own environment names.
+fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_plimsoll"));
+    for var in ["PLIMSOLL_SHARD", "PLIMSOLL_SHARDS", "JOB_COMPLETION_INDEX"] {
+        command.env_remove(var);
+    }
+    command
+}
+
 fn plimsoll(args: &[&str], dir: &Path) -> std::process::Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_plimsoll"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
+    let output = command().args(args).current_dir(dir).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     output
@@ -349,4 +357,230 @@ fn an_http_search_finds_the_servers_worker_slots() {
     let off = (best.throughput_ops_per_s - CAPACITY).abs() / CAPACITY;
     assert!(off < 0.1, "{}", table(c));
     assert!(server.stats.requests() > 0);
+}
+
+/// Runs the two shards of one search at once, both starting their first step at the same
+/// wall-clock time, and returns their results files.
+fn search_two_shards(dir: &Path, args: &[&str]) -> [PathBuf; 2] {
+    let at = SystemTime::now() + Duration::from_secs(3);
+    let start_at = humantime::format_rfc3339_seconds(at).to_string();
+    let spawn = |index: u32| {
+        let mut shard = command();
+        shard.current_dir(dir).arg("capacity").args(args);
+        let output = format!("shard-{index}");
+        let shard_arg = format!("{index}/2");
+        shard.args([
+            "--shard",
+            &shard_arg,
+            "--start-at",
+            &start_at,
+            "-o",
+            &output,
+        ]);
+        shard
+            .args(["--no-report", "-q"])
+            .spawn()
+            .expect("plimsoll runs")
+    };
+    let _turn = Turn::take();
+    let children = [spawn(1), spawn(2)];
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "a shard failed: {stderr}");
+    }
+    [1, 2].map(|i| dir.join(format!("shard-{i}/results.json")))
+}
+
+/// Every sample of one step's job, over every operation kind, replayed from the shards' own
+/// histograms into one.
+fn replayed(steps: &[&CapacityStep]) -> LatencyHistogram {
+    let mut all = LatencyHistogram::new();
+    let ops = steps.iter().flat_map(|s| &s.job.operations);
+    ops.for_each(|o| common::replay_into(&mut all, &o.latency_histogram.data));
+    all
+}
+
+#[test]
+fn merged_shards_of_a_search_keep_each_search_and_add_their_steps_up() {
+    let dir = tempfile::tempdir().unwrap();
+    // Eight servers over two shards: each shard simulates four, 80/s, of the whole's 160/s.
+    let text =
+        workload("workers = 2\nload = { model = \"open\", rate = \"50\", max_in_flight = 400 }");
+    std::fs::write(dir.path().join("w.toml"), text).unwrap();
+    // Warm at 50/s, then 50, 100 and 200 for the whole job: well below the capacity, and a
+    // quarter above it, where the queue grows 40 operations a second.
+    let args = [
+        "w.toml",
+        "--objective",
+        "p50 < 100ms",
+        "--objective",
+        "errors == 0",
+        "--step-duration",
+        "1s",
+        "--step-warmup",
+        "500ms",
+        "--max-steps",
+        "4",
+        "--current",
+        "60/s",
+    ];
+    let files = search_two_shards(dir.path(), &args);
+    let merged_path = dir.path().join("merged.json");
+    let mut merge = command();
+    merge.arg("merge").args(&files).arg("-o").arg(&merged_path);
+    let out = merge.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shards = files.each_ref().map(|f| RunResults::read(f).unwrap());
+    let merged = RunResults::read(&merged_path).unwrap();
+    let parts = shards.each_ref().map(section);
+
+    // Each shard's search is kept whole, and judged its own part: a shard states no headroom
+    // over the whole job's current load.
+    for (shard, kept) in shards.iter().zip(&merged.shards) {
+        let json = |c: Option<&CapacityResults>| serde_json::to_value(c).unwrap();
+        assert_eq!(
+            json(kept.capacity.as_deref()),
+            json(shard.capacity.as_deref())
+        );
+        assert_eq!(section(shard).headroom, None);
+    }
+    let loads = |c: &CapacityResults| c.steps.iter().map(|s| s.load).collect::<Vec<_>>();
+    assert_eq!(
+        loads(parts[0]),
+        [50.0, 50.0, 100.0, 200.0],
+        "{}",
+        table(parts[0])
+    );
+    assert_eq!(loads(parts[1]), loads(parts[0]), "{}", table(parts[1]));
+
+    // The whole: step by step, the shards' figures added up.
+    let whole = section(&merged);
+    assert_eq!(whole.merged_shards, Some(2));
+    assert_eq!(loads(whole), loads(parts[0]));
+    for (k, step) in whole.steps.iter().enumerate() {
+        let each = parts.map(|c| &c.steps[k]);
+        let sum = |f: fn(&CapacityStep) -> f64| each.iter().map(|s| f(s)).sum::<f64>();
+        assert_eq!(step.offered_ops_per_s, Some(step.load), "{}", table(whole));
+        assert_eq!(
+            step.offered_ops_per_s,
+            Some(sum(|s| s.offered_ops_per_s.unwrap()))
+        );
+        assert_eq!(step.throughput_ops_per_s, sum(|s| s.throughput_ops_per_s));
+        assert_eq!(
+            step.in_flight_limit as f64,
+            sum(|s| s.in_flight_limit as f64)
+        );
+        assert_eq!(step.errors as f64, sum(|s| s.errors as f64));
+        let count = |s: &CapacityStep| s.job.operations.iter().map(|o| o.count).sum::<u64>();
+        assert_eq!(count(step), each.iter().map(|s| count(s)).sum::<u64>());
+        // Percentiles are those of one histogram fed every shard's samples.
+        let all = replayed(&each).summary();
+        assert_eq!(
+            (step.p50_ns, step.p99_ns, step.p99_9_ns),
+            (all.p50, all.p99, all.p99_9)
+        );
+        // The objectives are checked again on the sums.
+        let p50 = step
+            .thresholds
+            .iter()
+            .find(|t| t.expression == "p50 < 100ms")
+            .unwrap();
+        assert_eq!(p50.measured, all.p50.map(|ns| ns as f64));
+        assert_eq!(p50.passed, all.p50.unwrap() < 100_000_000);
+        // Both shards began each step at about the same time, so the sums are of one load.
+        assert!(
+            step.start_spread_ns.unwrap() < 500_000_000,
+            "{:?}",
+            step.start_spread_ns
+        );
+    }
+    let verdicts: Vec<&str> = whole.steps.iter().map(|s| s.verdict.as_str()).collect();
+    assert_eq!(
+        verdicts,
+        ["warm", "pass", "pass", "fail"],
+        "{}",
+        table(whole)
+    );
+    assert_eq!(
+        (whole.best_step, whole.first_failing_step),
+        (Some(2), Some(3))
+    );
+    let best = &whole.steps[2];
+    let headroom = whole.headroom.unwrap();
+    assert_eq!(headroom, best.throughput_ops_per_s / 60.0);
+    // The top level is the whole's highest passing step, as in one search's file.
+    let ops = |r: &RunResults| r.jobs[0].operations[0].count;
+    assert_eq!(ops(&merged), best.job.operations[0].count);
+    assert!(
+        merged.thresholds.iter().all(|t| t.passed),
+        "{:?}",
+        merged.thresholds
+    );
+    assert!(stdout.contains("2 shards' steps added up"), "{stdout}");
+    assert!(
+        stdout.contains("highest passing load: rate 100/s"),
+        "{stdout}"
+    );
+
+    // Shards whose steps differ are not paired up: each keeps its search, and the merged
+    // file says why there is none for the whole.
+    let edited = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&files[1]).unwrap()).unwrap();
+        edit(&mut value);
+        let path = dir.path().join(name);
+        std::fs::write(&path, value.to_string()).unwrap();
+        path
+    };
+    let other_load = edited("other-load.json", &|v| {
+        v["capacity"]["steps"][3]["load"] = 150.into()
+    });
+    let apart_path = dir.path().join("apart.json");
+    let out = command()
+        .arg("merge")
+        .args([&files[0], &other_load])
+        .arg("-o")
+        .arg(&apart_path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let apart = RunResults::read(&apart_path).unwrap();
+    assert!(apart.capacity.is_none());
+    let why = apart.capacity_not_combined.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("step 3 ran rate 200/s in shard 1 and 150/s in shard 2"),
+        "{why}"
+    );
+    assert!(apart.shards.iter().all(|s| s.capacity.is_some()));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not added up"));
+
+    // A search's shard and a run's cannot be merged at all.
+    let run = edited("run.json", &|v| {
+        v.as_object_mut().unwrap().remove("capacity");
+    });
+    let out = command()
+        .arg("merge")
+        .args([&files[0], &run])
+        .arg("-o")
+        .arg(dir.path().join("refused.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`plimsoll capacity` and `plimsoll run`"),
+        "{stderr}"
+    );
 }

@@ -3,13 +3,13 @@
 //! prefix), started together with `--start-at`, then merged with `plimsoll merge`; and the
 //! refusals of merge.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
-use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
+use common::replay_into;
 use plimsoll::measure::LatencyHistogram;
 use plimsoll::results::RunResults;
 
@@ -165,21 +165,6 @@ fn merge(shards: &[&Path], output: &Path, extra: &[&str]) -> Output {
         .arg("--output")
         .arg(output);
     command.args(extra).output().unwrap()
-}
-
-/// A histogram fed, one by one, every sample a stored histogram holds (each at the top of
-/// its bucket, which is the value HdrHistogram reports for it).
-fn replay_into(target: &mut LatencyHistogram, encoded: &str) {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .unwrap();
-    let stored: Histogram<u64> = Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .unwrap();
-    for bucket in stored.iter_recorded() {
-        let value = stored.highest_equivalent(bucket.value_iterated_to());
-        (0..bucket.count_at_value()).for_each(|_| target.record(value));
-    }
 }
 
 #[test]

@@ -92,6 +92,22 @@ impl Knob {
         job
     }
 
+    /// The knob of a search whose steps each run one of `shards` shards: a value that is
+    /// split over the shards (a rate, connections, workers) starts at one per shard, since a
+    /// smaller one leaves a shard nothing to run. A queue depth is the same in every shard.
+    pub fn over_shards(self, shards: u32) -> Knob {
+        if self.kind == KnobKind::QueueDepth {
+            return self;
+        }
+        let min = self.min.max(f64::from(shards));
+        Knob {
+            min,
+            start: self.start.max(min),
+            max: self.max.max(min),
+            ..self
+        }
+    }
+
     /// The value shown for a load: whole numbers without decimals, rates with what they need.
     pub fn show(&self, load: f64) -> String {
         match self.kind {
@@ -198,5 +214,19 @@ mod tests {
             job("kind = \"redis\"\nurl = \"redis://127.0.0.1\"\nthreads = 2\nconnections = 4");
         let knob = Knob::for_job(&redis);
         assert_eq!((knob.kind, knob.min), (KnobKind::Connections, 2.0));
+    }
+
+    #[test]
+    fn a_sharded_search_leaves_every_shard_something_to_run() {
+        let open = job("kind = \"null\"\nload = { model = \"open\", rate = \"2\" }");
+        let knob = Knob::for_job(&open).over_shards(4);
+        assert_eq!((knob.min, knob.start), (4.0, 4.0));
+        let redis =
+            job("kind = \"redis\"\nurl = \"redis://127.0.0.1\"\nthreads = 2\nconnections = 8");
+        let knob = Knob::for_job(&redis).over_shards(3);
+        assert_eq!((knob.min, knob.start), (3.0, 8.0));
+        // Every shard runs the whole queue depth on its own workers.
+        let closed = job("kind = \"null\"\nqueue_depth = 3");
+        assert_eq!(Knob::for_job(&closed).over_shards(4).min, 1.0);
     }
 }

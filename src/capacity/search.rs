@@ -212,7 +212,7 @@ impl Search {
 
 /// Whether throughput at `load` rose by at least [`GAIN_SHARE`] of the load's proportional
 /// rise over `lo`.
-fn gained(lo: &Point, load: f64, throughput: f64) -> bool {
+pub(crate) fn gained(lo: &Point, load: f64, throughput: f64) -> bool {
     if lo.throughput <= 0.0 {
         return throughput > 0.0;
     }

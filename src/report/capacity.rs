@@ -50,24 +50,61 @@ fn verdict_word(verdict: &str) -> &str {
     }
 }
 
-/// The step table, the answer, the headroom, why the search stopped and the USL fit.
+/// The step table, the answer, the headroom, why the search stopped and the USL fit. For
+/// merged shards whose steps could not be added up, why not.
 pub fn summary(results: &RunResults) -> String {
     let Some(c) = results.capacity.as_deref() else {
-        return String::new();
+        return results
+            .capacity_not_combined
+            .as_deref()
+            .map_or(String::new(), not_combined);
     };
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "capacity of job `{}` ({} model, varying {}), objectives: {}",
+        "capacity of job `{}` ({} model, varying {}){}, objectives: {}",
         c.job,
         c.load_model,
         c.knob,
+        whose(results, c),
         c.objectives.join(", ")
     );
     table(&mut out, c);
     out.push('\n');
     answer(&mut out, c);
+    let spread = c.steps.iter().filter_map(|s| s.start_spread_ns).max();
+    if let Some(spread) = spread {
+        let _ = writeln!(
+            out,
+            "shards began each step within {} of each other, by their own clocks",
+            format::latency(Some(spread))
+        );
+    }
+    if results.shard.is_some() && c.current_ops_per_s.is_some() {
+        let _ = writeln!(
+            out,
+            "headroom: not stated for one shard, whose throughput is its part of the job's; \
+             `plimsoll merge` of every shard states it"
+        );
+    }
     out
+}
+
+/// Why merged shards have no capacity section of their own, as a sentence.
+fn not_combined(why: &str) -> String {
+    format!(
+        "capacity: the shards' searches are not added up ({why}); each shard's own is in \
+         the results under `shards`\n"
+    )
+}
+
+/// Whose search it is, when not one whole job's: a shard's part, or the shards' sums.
+pub(super) fn whose(results: &RunResults, c: &CapacityResults) -> String {
+    match (&results.shard, c.merged_shards) {
+        (Some(shard), _) => format!(" as shard {} of {}", shard.index, shard.count),
+        (None, Some(n)) => format!(", {n} shards' steps added up"),
+        (None, None) => String::new(),
+    }
 }
 
 fn table(out: &mut String, c: &CapacityResults) {

@@ -264,10 +264,11 @@ fn capacity_view(results: &RunResults, charts: Vec<ChartView>) -> Option<Capacit
         .collect();
     Some(CapacityView {
         heading: format!(
-            "Capacity of job {} ({} model, varying {}); objectives: {}",
+            "Capacity of job {} ({} model, varying {}){}; objectives: {}",
             c.job,
             c.load_model,
             c.knob,
+            super::capacity::whose(results, c),
             c.objectives.join(", ")
         ),
         answer,
@@ -308,6 +309,12 @@ fn warnings(results: &RunResults) -> Vec<String> {
             breach.expression,
             breach.scope,
             breach.reason
+        ));
+    }
+    if let Some(why) = &results.capacity_not_combined {
+        out.push(format!(
+            "The shards' capacity searches are not added up ({why}); each shard's own search \
+             is in results.json under shards."
         ));
     }
     for job in &results.jobs {

@@ -51,6 +51,10 @@ pub struct CapacityResults {
     pub usl: Option<UslFit>,
     /// Wall time of the whole search, setup of every step included.
     pub elapsed_ns: u64,
+    /// Merged results only: how many shards' searches this one adds up, step by step (each
+    /// shard's own is in the merged file's `shards`). Absent from one search's results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_shards: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,6 +89,14 @@ pub struct CapacityStep {
     /// Each objective checked on this step.
     pub thresholds: Vec<ThresholdResult>,
     pub measured_ns: u64,
+    /// The wall clock at the start of the step's measurement, in nanoseconds since the Unix
+    /// epoch, by which a merge lines the steps of shards up. Absent from older results files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure_start_unix_ns: Option<u64>,
+    /// Merged results only: how far apart, by their wall clocks, the first and the last
+    /// shard began measuring this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_spread_ns: Option<u64>,
     /// The step's own results for the job, histograms and intervals included.
     pub job: JobResults,
 }

@@ -6,9 +6,14 @@
 //! counters and schedule figures are summed; each shard's resources, checks, host and clock
 //! facts are kept apart in `shards`, since a machine's CPU is not another's. What is refused:
 //! files that are not shards, shards of different workloads, plimsoll versions or schemas,
-//! and a set of shards with an index missing or given twice.
+//! capacity searches beside runs, and a set of shards with an index missing or given twice.
+//!
+//! Shards of a capacity search keep their own searches, and get one for the whole where
+//! their steps pair up ([`capacity`]).
 //!
 //! This module does not read or write files, and it does not check thresholds.
+
+mod capacity;
 
 use std::collections::BTreeMap;
 
@@ -45,7 +50,7 @@ pub enum MergeError {
 }
 
 /// One shard's file, as read.
-struct Part {
+pub(super) struct Part {
     file: String,
     results: RunResults,
     /// This shard's start of measurement after the earliest shard's.
@@ -54,18 +59,37 @@ struct Part {
     shift: u64,
 }
 
+/// One shard's results of one job, and the intervals its series moves by.
+struct Lane<'a> {
+    file: &'a str,
+    job: &'a JobResults,
+    shift: u64,
+}
+
 /// Merges the shards' results, given with the names of the files they came from (for
 /// messages). The order does not matter: shards are taken by index.
 pub fn merge(files: Vec<(String, RunResults)>) -> Result<RunResults, MergeError> {
     let parts = check(files)?;
+    let combined = capacity::combine(&parts)?;
     let first = &parts[0].results;
     let measured_ns = parts
         .iter()
         .map(|p| p.offset_ns + p.results.measured_ns)
         .max()
         .unwrap_or(0);
+    let interval_ns = first.interval_ns.max(1);
     let jobs = (0..first.jobs.len())
-        .map(|j| merge_job(&parts, j, measured_ns))
+        .map(|j| {
+            let lanes: Vec<Lane> = parts
+                .iter()
+                .map(|p| Lane {
+                    file: &p.file,
+                    job: &p.results.jobs[j],
+                    shift: p.shift,
+                })
+                .collect();
+            merge_job(&lanes, interval_ns, measured_ns)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut merged = RunResults {
         schema_version: first.schema_version,
@@ -90,12 +114,26 @@ pub fn merge(files: Vec<(String, RunResults)>) -> Result<RunResults, MergeError>
         // A shard stopped on a threshold says so for the whole: the first one's reason.
         aborted: parts.iter().find_map(|p| p.results.aborted.clone()),
         capacity: None,
+        capacity_not_combined: None,
     };
     // The workload's own thresholds hold for the whole run, so they are checked again on
     // the sums; a workload that no longer parses (a newer file) is left unchecked.
     if let Ok(workload) = serde_json::from_value::<Workload>(merged.workload.clone()) {
         let gates = crate::gate::workload_gates(&workload);
         merged.thresholds = crate::gate::evaluate(&gates, &merged);
+    }
+    match combined {
+        capacity::Combined::NoSearch => {}
+        capacity::Combined::Apart(why) => merged.capacity_not_combined = Some(why),
+        capacity::Combined::Whole(whole) => {
+            // As in one search's file, the top level is the step the search shows, judged
+            // by its objectives; the shards' own top levels may show another step each.
+            let shown = &whole.steps[capacity::shown_step(&whole)];
+            merged.jobs = vec![shown.job.clone()];
+            merged.measured_ns = shown.measured_ns;
+            merged.thresholds = shown.thresholds.clone();
+            merged.capacity = Some(whole);
+        }
     }
     Ok(merged)
 }
@@ -133,6 +171,14 @@ fn check(files: Vec<(String, RunResults)>) -> Result<Vec<Part>, MergeError> {
             let what = format!("are shards of {count} and of {} shards", shard.count);
             return Err(differ(file, what));
         }
+        if r.capacity.is_some() != first.capacity.is_some() {
+            let what = format!(
+                "were made by `plimsoll {}` and `plimsoll {}`",
+                made_by(first),
+                made_by(r)
+            );
+            return Err(differ(file, what));
+        }
         if r.clock.is_none() {
             let message = "has no clock facts to line its intervals up by".to_owned();
             return Err(MergeError::Data {
@@ -144,6 +190,14 @@ fn check(files: Vec<(String, RunResults)>) -> Result<Vec<Part>, MergeError> {
     let mut parts = by_index(files, count)?;
     line_up(&mut parts);
     Ok(parts)
+}
+
+/// The command that wrote a results file.
+fn made_by(results: &RunResults) -> &'static str {
+    match results.capacity {
+        Some(_) => "capacity",
+        None => "run",
+    }
 }
 
 /// What differs between two workloads, in words: the name, or the first differing key.
@@ -224,26 +278,35 @@ fn line_up(parts: &mut [Part]) {
             .as_ref()
             .map_or(0, |c| c.measure_start_unix_ns)
     };
-    let origin = parts.iter().map(start).min().unwrap_or(0);
-    for part in parts {
-        let interval = part.results.interval_ns.max(1);
-        part.offset_ns = start(part) - origin;
-        part.shift = (part.offset_ns + interval / 2) / interval;
+    let starts: Vec<u64> = parts.iter().map(start).collect();
+    let interval_ns = parts.first().map_or(1, |p| p.results.interval_ns);
+    for (part, (offset_ns, shift)) in parts.iter_mut().zip(offsets(&starts, interval_ns)) {
+        part.offset_ns = offset_ns;
+        part.shift = shift;
     }
 }
 
-fn merge_job(parts: &[Part], j: usize, measured_ns: u64) -> Result<JobResults, MergeError> {
-    let jobs: Vec<&JobResults> = parts.iter().map(|p| &p.results.jobs[j]).collect();
+/// Each start's offset from the earliest, and the whole intervals that offset rounds to.
+fn offsets(starts: &[u64], interval_ns: u64) -> Vec<(u64, u64)> {
+    let interval = interval_ns.max(1);
+    let origin = starts.iter().copied().min().unwrap_or(0);
+    let offset = |start: u64| start - origin;
+    let shift = |offset: u64| (offset + interval / 2) / interval;
+    starts
+        .iter()
+        .map(|&s| (offset(s), shift(offset(s))))
+        .collect()
+}
+
+fn merge_job(lanes: &[Lane], interval_ns: u64, measured_ns: u64) -> Result<JobResults, MergeError> {
+    let jobs: Vec<&JobResults> = lanes.iter().map(|l| l.job).collect();
     let first = jobs[0];
     let seconds = measured_ns as f64 / 1e9;
     let mut operations = Vec::new();
     for op in op_names(jobs.iter().map(|job| job.operations.iter().map(|o| &o.op))) {
-        let each: Vec<(&str, &OpResults)> = parts
+        let each: Vec<(&str, &OpResults)> = lanes
             .iter()
-            .zip(&jobs)
-            .filter_map(|(p, job)| {
-                Some((p.file.as_str(), job.operations.iter().find(|o| o.op == op)?))
-            })
+            .filter_map(|l| Some((l.file, l.job.operations.iter().find(|o| o.op == op)?)))
             .collect();
         operations.push(merge_op(&op, &each, seconds)?);
     }
@@ -259,7 +322,7 @@ fn merge_job(parts: &[Part], j: usize, measured_ns: u64) -> Result<JobResults, M
         target: serde_json::json!({ "shards": jobs.iter().map(|j| &j.target).collect::<Vec<_>>() }),
         operations,
         warmup: merge_warmup(&jobs),
-        intervals: merge_intervals(parts, j)?,
+        intervals: merge_intervals(lanes, interval_ns)?,
     };
     job.load = merge_load(&jobs, &job);
     Ok(job)
@@ -351,13 +414,13 @@ fn merge_warmup(jobs: &[&JobResults]) -> Vec<WarmupOp> {
 
 /// Every shard's interval k goes to merged interval k + its shift; what lands in one merged
 /// interval is summed.
-fn merge_intervals(parts: &[Part], j: usize) -> Result<Vec<IntervalResults>, MergeError> {
-    let interval_ns = parts[0].results.interval_ns.max(1);
+fn merge_intervals(lanes: &[Lane], interval_ns: u64) -> Result<Vec<IntervalResults>, MergeError> {
+    let interval_ns = interval_ns.max(1);
     let mut buckets: BTreeMap<u64, Vec<(&str, &IntervalResults)>> = BTreeMap::new();
-    for part in parts {
-        for i in &part.results.jobs[j].intervals {
-            let index = i.start_ns / interval_ns + part.shift;
-            buckets.entry(index).or_default().push((&part.file, i));
+    for lane in lanes {
+        for i in &lane.job.intervals {
+            let index = i.start_ns / interval_ns + lane.shift;
+            buckets.entry(index).or_default().push((lane.file, i));
         }
     }
     buckets
@@ -660,5 +723,6 @@ fn shard_facts(part: &Part) -> MergedShard {
         measured_ns: r.measured_ns,
         resources: r.resources.clone(),
         checks: r.checks.clone(),
+        capacity: r.capacity.clone(),
     }
 }

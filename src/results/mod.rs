@@ -89,8 +89,13 @@ pub struct RunResults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted: Option<crate::gate::Breach>,
     /// A capacity search's steps and answer (`plimsoll capacity`). Absent from other runs.
+    /// In merged results, the shards' searches added up step by step, when that is exact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Box<CapacityResults>>,
+    /// Merged results of capacity searches only: why the shards' searches could not be added
+    /// up into `capacity`. Each shard's own search is still in `shards`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_not_combined: Option<String>,
 }
 
 /// Which shard of a sharded run a results file holds.
@@ -146,6 +151,9 @@ pub struct MergedShard {
     pub resources: Option<ResourceSeries>,
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// This shard's capacity search, whole, when it ran one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Box<CapacityResults>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: a JUnit file validated against the common JUnit
 //! schema by an independent validator, Markdown parsed by a CommonMark parser to the tables a
-//! reader would see, and certificates for TLS servers of a test's own.
+//! reader would see, certificates for TLS servers of a test's own, and stored histograms
+//! replayed sample by sample.
 
 #![allow(dead_code)]
 
@@ -116,4 +117,22 @@ pub fn certificates(dir: &Path) {
     use std::os::unix::fs::PermissionsExt as _;
     let key = dir.join("server.key");
     std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// Feeds `target`, one by one, every sample a stored histogram holds (each at the top of its
+/// bucket, which is the value HdrHistogram reports for it), so merged figures can be checked
+/// against a histogram that never went through plimsoll's own merge.
+pub fn replay_into(target: &mut plimsoll::measure::LatencyHistogram, encoded: &str) {
+    use base64::Engine as _;
+    use hdrhistogram::serialization::Deserializer;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    let stored: hdrhistogram::Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .unwrap();
+    for bucket in stored.iter_recorded() {
+        let value = stored.highest_equivalent(bucket.value_iterated_to());
+        (0..bucket.count_at_value()).for_each(|_| target.record(value));
+    }
 }
