@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::measure::LatencySummary;
 use crate::report::format;
 use crate::results::{JobResults, OpResults, RunResults};
 use crate::workload::units::{ByteSize, HumanDuration, Rate, Share};
@@ -333,6 +334,40 @@ impl Metric {
     }
 }
 
+impl LatencyStat {
+    /// As a threshold writes it: `p99.9`, `mean`.
+    pub fn name(self) -> &'static str {
+        use LatencyStat::*;
+        match self {
+            Min => "min",
+            Mean => "mean",
+            P50 => "p50",
+            P90 => "p90",
+            P99 => "p99",
+            P99_9 => "p99.9",
+            P99_99 => "p99.99",
+            P99_999 => "p99.999",
+            Max => "max",
+        }
+    }
+
+    /// This statistic of a summary, in nanoseconds; `None` without samples in range.
+    pub fn read(self, s: &LatencySummary) -> Option<f64> {
+        use LatencyStat::*;
+        match self {
+            Min => s.min.map(|v| v as f64),
+            Mean => s.mean,
+            P50 => s.p50.map(|v| v as f64),
+            P90 => s.p90.map(|v| v as f64),
+            P99 => s.p99.map(|v| v as f64),
+            P99_9 => s.p99_9.map(|v| v as f64),
+            P99_99 => s.p99_99.map(|v| v as f64),
+            P99_999 => s.p99_999.map(|v| v as f64),
+            Max => s.max.map(|v| v as f64),
+        }
+    }
+}
+
 impl Compare {
     fn holds(self, measured: f64, bound: f64) -> bool {
         match self {
@@ -485,22 +520,11 @@ fn op_value(metric: Metric, op: &OpResults) -> Result<f64, String> {
 }
 
 fn latency_value(stat: LatencyStat, op: &OpResults) -> Result<f64, String> {
-    use LatencyStat::*;
     let s = &op.latency_ns;
     if op.count == 0 {
         return Err("no samples (every operation failed)".to_owned());
     }
-    let value = match stat {
-        Min => s.min.map(|v| v as f64),
-        Mean => s.mean,
-        P50 => s.p50.map(|v| v as f64),
-        P90 => s.p90.map(|v| v as f64),
-        P99 => s.p99.map(|v| v as f64),
-        P99_9 => s.p99_9.map(|v| v as f64),
-        P99_99 => s.p99_99.map(|v| v as f64),
-        P99_999 => s.p99_999.map(|v| v as f64),
-        Max => s.max.map(|v| v as f64),
-    };
+    let value = stat.read(s);
     // A percentile past the histogram's top is above every bound a threshold can name.
     match value {
         Some(v) => Ok(v),

@@ -584,3 +584,95 @@ fn merged_shards_of_a_search_keep_each_search_and_add_their_steps_up() {
         "{stderr}"
     );
 }
+
+/// The text of every `<text>` element of the page's chart `id`, entities resolved: what a
+/// reader of the drawn SVG sees, on the plot and in its legend.
+fn chart_texts(page: &str, id: &str) -> Vec<String> {
+    use quick_xml::events::Event;
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no chart {id}"));
+    let svg = &page[start..][page[start..].find("<svg").expect("an inline SVG")..];
+    let svg = &svg[..svg.find("</svg>").expect("the SVG ends") + "</svg>".len()];
+    let mut reader = quick_xml::Reader::from_str(svg);
+    let (mut texts, mut text) = (Vec::new(), None::<String>);
+    loop {
+        match reader.read_event().expect("well-formed SVG") {
+            Event::Start(e) if e.name().as_ref() == "text" => text = Some(String::new()),
+            Event::Text(t) => text.iter_mut().for_each(|s| s.push_str(&t)),
+            Event::GeneralRef(r) => {
+                let named = quick_xml::escape::resolve_predefined_entity(&r).map(str::to_owned);
+                let numbered = r.resolve_char_ref().expect("a character").map(String::from);
+                let resolved = named.or(numbered).expect("a known entity");
+                text.iter_mut().for_each(|s| s.push_str(&resolved));
+            }
+            Event::End(e) if e.name().as_ref() == "text" => {
+                texts.extend(text.take().map(|s| s.trim().to_owned()));
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    texts
+}
+
+#[test]
+fn every_objective_is_drawn_on_the_latency_chart_and_named_in_the_summary() {
+    let text = workload("load = { model = \"open\", rate = \"100\", max_in_flight = 400 }");
+    let written = [
+        "p50 < 100ms",
+        "p90 < 150ms",
+        "p99 < 200ms",
+        "throughput > 20/s",
+        "error_rate < 1%",
+    ];
+    // Without retries every judged step counts, so some step is the highest passing or the
+    // first failing one, whichever the machine's speed makes it.
+    let options = Options {
+        objectives: written.iter().map(|o| o.parse().unwrap()).collect(),
+        step_duration: Duration::from_millis(500),
+        step_warmup: Some(Duration::from_millis(200)),
+        max_steps: 3,
+        retry: false,
+        ..options("p50 < 100ms")
+    };
+    let (results, _) = search(&text, options);
+    let dir = tempfile::tempdir().unwrap();
+    plimsoll::report::write_folder(&results, dir.path()).unwrap();
+    let page = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    let texts = chart_texts(&page, "capacity-latency-throughput");
+    let count = |wanted: &str| texts.iter().filter(|t| *t == wanted).count();
+
+    // Latency and throughput objectives are rules, each named beside it and in the legend;
+    // an error rate has no place on these axes and says so in the legend.
+    for objective in &written[..4] {
+        let name = format!("objective {objective}");
+        assert_eq!(count(&name), 2, "`{name}` in {texts:?}");
+    }
+    assert_eq!(count("not drawn: error_rate < 1%"), 1, "{texts:?}");
+    // The p90 an objective bounds gets a line of its own beside p50, p99 and p99.9.
+    for line in ["p50", "p90", "p99", "p99.9"] {
+        assert_eq!(count(line), 1, "line {line} in {texts:?}");
+    }
+
+    // The summary names every objective twice: in its heading, and with what the answer's
+    // step measured for it.
+    let summary = plimsoll::report::capacity::summary(&results);
+    let c = section(&results);
+    assert!(
+        c.best_step.or(c.first_failing_step).is_some(),
+        "{}",
+        table(c)
+    );
+    let at = summary
+        .lines()
+        .find(|l| l.starts_with("objectives at the "))
+        .unwrap_or_else(|| panic!("{summary}"));
+    for objective in written {
+        assert!(
+            summary.lines().next().unwrap().contains(objective),
+            "{summary}"
+        );
+        assert!(at.contains(&format!("`{objective}` q.null ")), "{at}");
+    }
+}

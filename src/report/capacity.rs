@@ -1,5 +1,5 @@
 //! A capacity search as people read it: the step table and the answer for the terminal, and
-//! the charts for the report (latency against throughput with the objective and the knee,
+//! the charts for the report (latency against throughput with every objective and the knee,
 //! throughput against offered load, the USL curve over the measured points). Everything here
 //! is made from a results file's `capacity` section alone.
 
@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::charts::{Axis, Chart, Line, Mark, Scale};
 use super::format;
-use crate::gate::{LatencyStat, Metric};
+use crate::gate::{LatencyStat, Metric, Threshold};
 use crate::results::{CapacityResults, CapacityStep, RunResults};
 
 /// A load as the knob reads: a rate with `/s`, a count as a whole number.
@@ -170,6 +170,7 @@ fn answer(out: &mut String, c: &CapacityResults) {
             verdict_word(&fail.verdict),
         );
     }
+    objectives_at(out, c);
     if let (Some(current), Some(headroom)) = (c.current_ops_per_s, c.headroom) {
         let _ = writeln!(
             out,
@@ -199,6 +200,35 @@ fn answer(out: &mut String, c: &CapacityResults) {
     }
 }
 
+/// Every objective with what the highest passing step measured for it, or the first failing
+/// step when none passed.
+fn objectives_at(out: &mut String, c: &CapacityResults) {
+    let best = c.best_step.map(|i| ("highest passing", &c.steps[i]));
+    let failing = c.first_failing_step.map(|i| ("first failing", &c.steps[i]));
+    let Some((which, step)) = best.or(failing) else {
+        return;
+    };
+    let each: Vec<String> = c
+        .objectives
+        .iter()
+        .map(|text| {
+            let checked = step.thresholds.iter().filter(|t| t.expression == *text);
+            let places: Vec<String> = checked
+                .map(|t| {
+                    let failed = if t.passed { "" } else { " FAILED" };
+                    format!("{} {}{failed}", t.scope, t.measured_text)
+                })
+                .collect();
+            if places.is_empty() {
+                format!("`{text}` not checked")
+            } else {
+                format!("`{text}` {}", places.join(", "))
+            }
+        })
+        .collect();
+    let _ = writeln!(out, "objectives at the {which} load: {}", each.join("; "));
+}
+
 /// The report's charts for a capacity run; none for another run.
 pub fn charts(results: &RunResults) -> Vec<Chart> {
     let Some(c) = results.capacity.as_deref() else {
@@ -216,50 +246,91 @@ fn judged(c: &CapacityResults) -> Vec<&CapacityStep> {
     steps
 }
 
-fn ms(ns: Option<u64>) -> f64 {
-    ns.map_or(f64::NAN, |ns| ns as f64 / 1e6)
+/// What a step's statistic was, in milliseconds. p50, p99 and p99.9 are kept with the step;
+/// another statistic an objective names is read from the step's own histograms.
+fn stat_ms(step: &CapacityStep, stat: LatencyStat) -> f64 {
+    let ns = match stat {
+        LatencyStat::P50 => step.p50_ns.map(|ns| ns as f64),
+        LatencyStat::P99 => step.p99_ns.map(|ns| ns as f64),
+        LatencyStat::P99_9 => step.p99_9_ns.map(|ns| ns as f64),
+        other => other.read(&crate::capacity::merged_latency(&step.job).summary()),
+    };
+    ns.map_or(f64::NAN, |ns| ns / 1e6)
 }
 
-/// The first latency objective: as written, its bound in milliseconds, and its statistic.
-fn objective_ms(c: &CapacityResults) -> Option<(String, f64, LatencyStat)> {
-    c.objectives.iter().find_map(|text| {
-        let threshold: crate::gate::Threshold = text.parse().ok()?;
-        match threshold.metric {
-            Metric::Latency(stat) => Some((text.clone(), threshold.bound / 1e6, stat)),
-            _ => None,
+/// p50, p99 and p99.9 against throughput, and any other statistic an objective bounds, so
+/// every latency rule has its line.
+fn stat_lines(steps: &[&CapacityStep], objectives: &[(&str, Option<Threshold>)]) -> Vec<Line> {
+    let mut stats = vec![LatencyStat::P50, LatencyStat::P99, LatencyStat::P99_9];
+    for (_, threshold) in objectives {
+        if let Some(Metric::Latency(stat)) = threshold.as_ref().map(|t| t.metric)
+            && !stats.contains(&stat)
+        {
+            stats.push(stat);
         }
-    })
-}
-
-fn hockey_stick(c: &CapacityResults) -> Chart {
-    let steps = judged(c);
-    let by_throughput = |f: fn(&CapacityStep) -> Option<u64>| -> Vec<(f64, f64)> {
+    }
+    let line = |stat: LatencyStat| {
         let mut points: Vec<(f64, f64)> = steps
             .iter()
-            .map(|s| (s.throughput_ops_per_s, ms(f(s))))
+            .map(|s| (s.throughput_ops_per_s, stat_ms(s, stat)))
             .collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        points
+        Line {
+            name: stat.name().to_owned(),
+            points,
+        }
     };
-    let mut marks = Vec::new();
-    if let Some((text, bound, _)) = objective_ms(c) {
-        marks.push(Mark::Horizontal {
-            name: format!("objective {text}"),
-            y: bound,
-        });
+    stats.into_iter().map(line).collect()
+}
+
+/// A latency objective is a rule across at its bound, a throughput one a rule up; the others
+/// (error rate, counts, bandwidth) have no place on these axes and are named in the legend.
+fn objective_mark(text: &str, threshold: Option<&Threshold>) -> Mark {
+    let name = format!("objective {text}");
+    match threshold.map(|t| (t.metric, t.bound)) {
+        Some((Metric::Latency(_), bound)) => Mark::Horizontal {
+            name,
+            y: bound / 1e6,
+        },
+        Some((Metric::Throughput, bound)) => Mark::Vertical { name, x: bound },
+        _ => Mark::Note(format!("not drawn: {text}")),
     }
+}
+
+/// Every objective, as written, with what it bounds; `None` for one that no longer reads.
+fn objectives(c: &CapacityResults) -> Vec<(&str, Option<Threshold>)> {
+    let objectives = c.objectives.iter();
+    objectives
+        .map(|text| (text.as_str(), text.parse().ok()))
+        .collect()
+}
+
+/// Latency against throughput: a line per statistic, a rule or a legend entry per objective
+/// ([`objective_mark`]), and the knee.
+fn hockey_stick(c: &CapacityResults) -> Chart {
+    let objectives = objectives(c);
+    let lines = stat_lines(&judged(c), &objectives);
+    let mut marks: Vec<Mark> = objectives
+        .iter()
+        .map(|(text, threshold)| objective_mark(text, threshold.as_ref()))
+        .collect();
     if let Some(best) = c.best_step.map(|i| &c.steps[i]) {
-        // On the line the objective bounds, so the knee sits just under its rule.
-        let at = match objective_ms(c).map(|o| o.2) {
-            Some(LatencyStat::P50) => best.p50_ns,
-            Some(LatencyStat::P99_9) => best.p99_9_ns,
-            _ => best.p99_ns,
-        };
+        // On the line the first latency objective bounds, so the knee sits under its rule.
+        let first = objectives
+            .iter()
+            .find_map(|(_, t)| match t.as_ref()?.metric {
+                Metric::Latency(stat) => Some(stat),
+                _ => None,
+            });
         marks.push(Mark::Point {
             name: format!("knee: {}", show_load(&c.knob, best.load)),
-            at: (best.throughput_ops_per_s, ms(at)),
+            at: (
+                best.throughput_ops_per_s,
+                stat_ms(best, first.unwrap_or(LatencyStat::P99)),
+            ),
         });
     }
+    marks.extend((0..lines.len()).map(Mark::Dots));
     Chart {
         id: "capacity-latency-throughput".to_owned(),
         title: format!("Latency against throughput, job {}", c.job),
@@ -271,23 +342,10 @@ fn hockey_stick(c: &CapacityResults) -> Chart {
             label: "latency (ms)".to_owned(),
             scale: Scale::Linear,
         },
-        lines: vec![
-            Line {
-                name: "p50".to_owned(),
-                points: by_throughput(|s| s.p50_ns),
-            },
-            Line {
-                name: "p99".to_owned(),
-                points: by_throughput(|s| s.p99_ns),
-            },
-            Line {
-                name: "p99.9".to_owned(),
-                points: by_throughput(|s| s.p99_9_ns),
-            },
-        ],
+        lines,
         bands: Vec::new(),
         x_span: None,
-        marks: [marks, (0..3).map(Mark::Dots).collect()].concat(),
+        marks,
     }
 }
 

@@ -59,10 +59,15 @@ pub enum Mark {
     /// Each point of the line at this index drawn as a dot in its colour, for lines whose
     /// points are measurements rather than samples of a curve.
     Dots(usize),
-    /// A horizontal rule across the plot, such as an objective's bound; in the legend.
+    /// A horizontal rule across the plot, such as an objective's bound, named at its left
+    /// end and in the legend.
     Horizontal { name: String, y: f64 },
+    /// A vertical rule up the plot, named at its top and in the legend.
+    Vertical { name: String, x: f64 },
     /// One point ringed and named, such as the knee; in the legend.
     Point { name: String, at: (f64, f64) },
+    /// A line of text in the legend alone, for what has no place on the axes.
+    Note(String),
 }
 
 #[derive(Debug, Clone)]
@@ -152,12 +157,16 @@ fn bounds(chart: &Chart) -> Bounds {
             })
     };
     let bands = chart.bands.iter().flat_map(|b| [b.from, b.to]);
-    let x = fold(&mut points().map(|p| p.0).chain(bands));
-    let marked = chart.marks.iter().filter_map(|m| match m {
+    let marked_x = chart.marks.iter().filter_map(|m| match m {
+        Mark::Vertical { x, .. } => Some(*x),
+        _ => None,
+    });
+    let x = fold(&mut points().map(|p| p.0).chain(bands).chain(marked_x));
+    let marked_y = chart.marks.iter().filter_map(|m| match m {
         Mark::Horizontal { y, .. } => Some(*y),
         _ => None,
     });
-    let y = fold(&mut points().map(|p| p.1).chain(marked));
+    let y = fold(&mut points().map(|p| p.1).chain(marked_y));
     Bounds {
         x: chart.x_span.unwrap_or_else(|| widen(x, chart.x.scale)),
         y: widen(y, chart.y.scale),
@@ -220,9 +229,19 @@ fn draw_legend<DB: DrawingBackend>(
                 area.draw(&PathElement::new([(4, y), (26, y)], RULE.stroke_width(2)))?;
                 area.draw(&Text::new(name.clone(), (32, y - 7), font.clone()))?;
             }
+            Mark::Vertical { name, .. } => {
+                area.draw(&PathElement::new(
+                    [(15, y - 7), (15, y + 7)],
+                    RULE.stroke_width(2),
+                ))?;
+                area.draw(&Text::new(name.clone(), (32, y - 7), font.clone()))?;
+            }
             Mark::Point { name, .. } => {
                 area.draw(&Circle::new((15, y), 6, RULE.stroke_width(2)))?;
                 area.draw(&Text::new(name.clone(), (32, y - 7), font.clone()))?;
+            }
+            Mark::Note(text) => {
+                area.draw(&Text::new(text.clone(), (4, y - 7), font.clone()))?;
             }
         }
         k += 1;
@@ -328,6 +347,10 @@ where
 {
     let finite = |p: &(f64, f64)| p.0.is_finite() && p.1.is_finite();
     let (x0, x1) = (ctx.x_range().start, ctx.x_range().end);
+    let (y0, y1) = (ctx.y_range().start, ctx.y_range().end);
+    let label = (FONT, 12).into_font().color(&RULE);
+    // Rules at one height (two objectives with one bound) stack their names.
+    let mut named_at: Vec<f64> = Vec::new();
     for mark in &chart.marks {
         match mark {
             Mark::Dots(i) => {
@@ -338,17 +361,30 @@ where
                 let dots = line.points.iter().copied().filter(finite);
                 ctx.draw_series(dots.map(|p| Circle::new(p, 4, color.filled())))?;
             }
-            Mark::Horizontal { y, .. } => {
+            Mark::Horizontal { name, y } => {
                 let rule = [(x0, *y), (x1, *y)];
                 ctx.draw_series(std::iter::once(PathElement::new(
                     rule,
                     RULE.stroke_width(2),
                 )))?;
+                let below = named_at.iter().filter(|at| **at == *y).count() as i32;
+                named_at.push(*y);
+                let name = Text::new(name.clone(), (6, -16 - 14 * below), label.clone());
+                ctx.draw_series(std::iter::once(EmptyElement::at((x0, *y)) + name))?;
+            }
+            Mark::Vertical { name, x } => {
+                let rule = [(*x, y0), (*x, y1)];
+                ctx.draw_series(std::iter::once(PathElement::new(
+                    rule,
+                    RULE.stroke_width(2),
+                )))?;
+                let name = Text::new(name.clone(), (6, 4), label.clone());
+                ctx.draw_series(std::iter::once(EmptyElement::at((*x, y1)) + name))?;
             }
             Mark::Point { at, .. } if finite(at) => {
                 ctx.draw_series(std::iter::once(Circle::new(*at, 9, RULE.stroke_width(2))))?;
             }
-            Mark::Point { .. } => {}
+            Mark::Point { .. } | Mark::Note(_) => {}
         }
     }
     Ok(())
