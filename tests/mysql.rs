@@ -11,7 +11,7 @@ mod common;
 
 use common::sql::{
     HOST, UNTIL_OPS, all_errors, assert_shares, assert_zipfian_skew, count, counter, free_port,
-    job, number, one_job, own, run_cli, setup_error,
+    job, number, one_job, own, refused_before_load, run_cli, setup_error,
 };
 use plimsoll::results::RunResults;
 
@@ -408,6 +408,46 @@ fn a_bad_statement_fails_before_load_with_the_servers_message_and_exit_2() {
     assert!(!dir.path().join("out").join("results.json").exists());
     // The setup statement ran, as the user, before the bad statement was refused.
     assert_eq!(db.sql("SELECT count(*) FROM kv"), "0");
+}
+
+/// A custom workload in `db` with table `notes`, running `statement` with parameter `id`, a
+/// sequence.
+fn notes(db: &Database, rest: &str, statement: &str) -> String {
+    format!(
+        "url = \"{}\"\n{rest}\n[jobs.workload]\nkind = \"custom\"\n\
+         setup = [\"CREATE TABLE IF NOT EXISTS notes (id int, body text, tag text)\"]\n\
+         transactions = [{{ name = \"note\", statements = ['''{statement}'''] }}]\n\
+         params = {{ id = {{ kind = \"sequence\" }} }}\n",
+        db.url()
+    )
+}
+
+#[test]
+fn quoted_text_and_comments_keep_their_braces_and_a_quoted_parameter_is_refused() {
+    let db = Database::create("quoted");
+    let insert = "INSERT INTO notes /* {id} */ (id, body, tag) \
+                  VALUES ({id}, 'it\\'s {body}', \"{tag}\") # {id}";
+    let (results, _) = run(UNTIL_OPS, &notes(&db, "ops = 5", insert));
+    assert_eq!(all_errors(&results), vec![]);
+    let ids = db.sql("SELECT group_concat(id ORDER BY id) FROM notes");
+    assert_eq!(ids, "1,2,3,4,5");
+    let text = db.sql("SELECT DISTINCT concat(body, '|', tag) FROM notes");
+    assert_eq!(
+        text, "it's {body}|{tag}",
+        "the literals reach the server as written"
+    );
+
+    let select = "SELECT id FROM notes WHERE body = '{id}'";
+    let stderr = refused_before_load("mysql", &notes(&db, "", select));
+    assert!(
+        stderr.contains("workload.transactions[0].statements[0]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`{id}` is inside a quoted string")
+            && stderr.contains("write it without the quotes, like `= {id}`"),
+        "{stderr}"
+    );
 }
 
 /// A custom workload on a table `pair` of two rows, each transaction adding 1 to both.

@@ -12,7 +12,7 @@ mod common;
 
 use common::sql::{
     HOST, UNTIL_OPS, all_errors, assert_shares, assert_zipfian_skew, count, counter, job, number,
-    own, run_cli, setup_error,
+    own, refused_before_load, run_cli, setup_error,
 };
 use plimsoll::monitor::checks::CheckStatus;
 use plimsoll::results::RunResults;
@@ -329,6 +329,48 @@ fn a_bad_statement_fails_before_load_with_the_servers_message_and_exit_2() {
         "it failed in setup, not after the 30 s run"
     );
     assert!(!dir.path().join("out").join("results.json").exists());
+}
+
+/// A custom workload in `schema` with table `notes`, running `statement` with parameter
+/// `id`, a sequence.
+fn notes(schema: &Schema, rest: &str, statement: &str) -> String {
+    in_schema(
+        schema,
+        &format!(
+            "{rest}\n[jobs.workload]\nkind = \"custom\"\n\
+             setup = [\"CREATE TABLE IF NOT EXISTS notes (id int, body text, tag text)\"]\n\
+             transactions = [{{ name = \"note\", statements = ['''{statement}'''] }}]\n\
+             params = {{ id = {{ kind = \"sequence\" }} }}\n"
+        ),
+    )
+}
+
+#[test]
+fn quoted_text_and_comments_keep_their_braces_and_a_quoted_parameter_is_refused() {
+    let schema = Schema::new("quoted");
+    let insert = "INSERT INTO notes /* {id} */ (id, body, tag) \
+                  VALUES ({id}, 'it''s {body}', $t${tag}$t$) -- {id}";
+    let (results, _) = run(UNTIL_OPS, &notes(&schema, "ops = 5", insert));
+    assert_eq!(all_errors(&results), vec![]);
+    let ids = schema.sql("SELECT string_agg(id::text, ',' ORDER BY id) FROM notes");
+    assert_eq!(ids, "1,2,3,4,5");
+    let text = schema.sql("SELECT DISTINCT body || '|' || tag FROM notes");
+    assert_eq!(
+        text, "it's {body}|{tag}",
+        "the literals reach the server as written"
+    );
+
+    let select = "SELECT id FROM notes WHERE body = '{id}'";
+    let stderr = refused_before_load("postgres", &notes(&schema, "", select));
+    assert!(
+        stderr.contains("workload.transactions[0].statements[0]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`{id}` is inside a quoted string")
+            && stderr.contains("write it without the quotes, like `= {id}`"),
+        "{stderr}"
+    );
 }
 
 fn errors(results: &RunResults, kind: &str) -> u64 {

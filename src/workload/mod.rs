@@ -17,6 +17,7 @@ mod schema;
 mod shard;
 mod spans;
 mod sql;
+mod sql_text;
 pub mod units;
 mod validate;
 
@@ -35,8 +36,9 @@ pub use redis::{
 pub use sql::{
     CustomSpec, CustomTransaction, Dialect, InitMode, IntDistribution, Isolation, ListValue,
     MAX_SQL_CONNECTIONS, ParamSpec, SqlJob, SqlWorkload, YcsbCore, YcsbDistribution, YcsbSpec,
-    asks_for_tls, is_identifier, placeholders,
+    asks_for_tls, is_identifier,
 };
+pub use sql_text::placeholders;
 pub use validate::{MAX_BLOCK_SIZE, MAX_QUEUE_DEPTH, MAX_WORKERS};
 
 pub(crate) use hints::suggest as suggest_name;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::load_model::{self, LoadSpec};
 use super::redact_url;
 use super::spans::{FieldPath, Finding};
+use super::sql_text::{Braced, Part, braced_names};
 use super::units::{HumanDuration, Share};
 use super::validate;
 use crate::load::{Shard, ShardError};
@@ -256,8 +257,9 @@ pub struct CustomTransaction {
     pub name: String,
     #[serde(default = "one")]
     pub weight: u32,
-    /// SQL with `{param}` where a drawn value is bound. A parameter used twice in one
-    /// transaction has the same value both times.
+    /// SQL with `{param}` where a drawn value is bound (not inside quotes or comments, which
+    /// the server reads as written). A parameter used twice in one transaction has the same
+    /// value both times.
     pub statements: Vec<String>,
     /// Run the statements between BEGIN and COMMIT. Default: true when there are several.
     #[serde(default)]
@@ -315,28 +317,6 @@ pub enum IntDistribution {
         #[serde(default = "default_hot_access")]
         access: Share,
     },
-}
-
-/// The `{name}` parameters of a statement, with their byte ranges (braces included), in
-/// order. Braces around anything but a name (JSON, say) are plain SQL.
-pub fn placeholders(sql: &str) -> Vec<(std::ops::Range<usize>, &str)> {
-    let mut found = Vec::new();
-    let mut rest = 0;
-    while let Some(open) = sql[rest..].find('{').map(|i| rest + i) {
-        let after = &sql[open + 1..];
-        let len = after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(after.len());
-        let name = &after[..len];
-        let is_name = !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit());
-        if is_name && after[len..].starts_with('}') {
-            found.push((open..open + len + 2, name));
-            rest = open + len + 2;
-        } else {
-            rest = open + 1;
-        }
-    }
-    found
 }
 
 impl SqlJob {
@@ -459,7 +439,7 @@ pub(crate) fn check(job: &SqlJob, dialect: Dialect, path: &FieldPath) -> Vec<Fin
             format!("scale is {scale}; use 1 to 100000 (each is 100,000 accounts)"),
         ),
         SqlWorkload::Ycsb(ycsb) => check_ycsb(ycsb, &workload, &mut ensure),
-        SqlWorkload::Custom(custom) => check_custom(custom, &workload, &mut ensure),
+        SqlWorkload::Custom(custom) => check_custom(custom, dialect, &workload, &mut ensure),
     }
     findings.extend(load_model::check(&job.load, &path.key("load")));
     if job.load.max_in_flight.is_some() {
@@ -586,7 +566,7 @@ fn check_hotspot(keys: Share, access: Share, path: &FieldPath, ensure: &mut Ensu
     }
 }
 
-fn check_custom(custom: &CustomSpec, path: &FieldPath, ensure: &mut Ensure) {
+fn check_custom(custom: &CustomSpec, dialect: Dialect, path: &FieldPath, ensure: &mut Ensure) {
     let transactions = path.key("transactions");
     ensure(
         !custom.transactions.is_empty(),
@@ -628,7 +608,8 @@ fn check_custom(custom: &CustomSpec, path: &FieldPath, ensure: &mut Ensure) {
             "statements is empty; list at least one".into(),
         );
         for (k, sql) in txn.statements.iter().enumerate() {
-            check_statement(sql, custom, &at.key("statements").index(k), ensure);
+            let at = at.key("statements").index(k);
+            check_statement(sql, custom, dialect, &at, ensure);
         }
     }
     for (name, spec) in &custom.params {
@@ -636,24 +617,59 @@ fn check_custom(custom: &CustomSpec, path: &FieldPath, ensure: &mut Ensure) {
     }
 }
 
-fn check_statement(sql: &str, custom: &CustomSpec, path: &FieldPath, ensure: &mut Ensure) {
+fn check_statement(
+    sql: &str,
+    custom: &CustomSpec,
+    dialect: Dialect,
+    path: &FieldPath,
+    ensure: &mut Ensure,
+) {
     ensure(
         !sql.trim().is_empty(),
         path.clone(),
         "this statement is empty; write its SQL".into(),
     );
-    for (_, name) in placeholders(sql) {
-        let known: Vec<&str> = custom.params.keys().map(String::as_str).collect();
-        let hint = super::suggest_name(name, &known)
-            .map_or(String::new(), |meant| format!(" (did you mean `{meant}`?)"));
-        ensure(
-            custom.params.contains_key(name),
-            path.clone(),
-            format!(
-                "the statement uses `{{{name}}}`, but no parameter has that name{hint}; add \
-                 it under `params`, like `{name} = {{ kind = \"int\", min = 1, max = 1000 }}`"
+    let known: Vec<&str> = custom.params.keys().map(String::as_str).collect();
+    for Braced { name, part, .. } in braced_names(sql, dialect) {
+        match part {
+            Part::Code => {
+                let hint = super::suggest_name(name, &known)
+                    .map_or(String::new(), |meant| format!(" (did you mean `{meant}`?)"));
+                ensure(
+                    custom.params.contains_key(name),
+                    path.clone(),
+                    format!(
+                        "the statement uses `{{{name}}}`, but no parameter has that name{hint}; \
+                         add it under `params`, like `{name} = {{ kind = \"int\", min = 1, \
+                         max = 1000 }}`"
+                    ),
+                );
+            }
+            // Text that merely looks like a parameter is the user's own, left as it is; a
+            // parameter's name in quotes is almost surely meant to be bound.
+            Part::Literal | Part::QuotedName => ensure(
+                !custom.params.contains_key(name),
+                path.clone(),
+                quoted_parameter(name, part),
             ),
-        );
+            Part::Comment => {}
+        }
+    }
+}
+
+fn quoted_parameter(name: &str, part: Part) -> String {
+    match part {
+        Part::QuotedName => format!(
+            "`{{{name}}}` is inside a quoted name, so it would stay text and parameter \
+             `{name}` would not be bound; a parameter is a value, never part of a name: write \
+             the name itself"
+        ),
+        _ => format!(
+            "`{{{name}}}` is inside a quoted string, so it would stay text and parameter \
+             `{name}` would not be bound; write it without the quotes, like `= {{{name}}}`: a \
+             parameter is sent as a value of its own, never pasted into the SQL, so it needs \
+             no quotes"
+        ),
     }
 }
 
@@ -713,15 +729,6 @@ pub fn is_identifier(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn placeholders_are_names_in_braces_only() {
-        let sql = "SELECT '{\"a\": 1}', {id}, {x1}{y} FROM t WHERE k = {9} AND {bad-name}";
-        let names: Vec<&str> = placeholders(sql).into_iter().map(|(_, n)| n).collect();
-        assert_eq!(names, ["id", "x1", "y"]);
-        let (range, _) = &placeholders(sql)[0];
-        assert_eq!(&sql[range.clone()], "{id}");
-    }
-
     fn job(rest: &str) -> Result<crate::workload::Workload, String> {
         let text = format!(
             "name = \"t\"\n[[jobs]]\nkind = \"postgres\"\nname = \"pg\"\n\
@@ -741,6 +748,32 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("did you mean `id`?"), "{error}");
+    }
+
+    #[test]
+    fn a_parameter_in_quotes_is_refused_and_other_quoted_braces_are_sql() {
+        let custom = |sql: &str| {
+            job(&format!(
+                "[jobs.workload]\nkind = \"custom\"\n\
+                 transactions = [{{ name = \"r\", statements = [\"{sql}\"] }}]\n\
+                 params = {{ id = {{ kind = \"int\", min = 1, max = 9 }} }}\n"
+            ))
+        };
+        let error = custom("SELECT v FROM t WHERE name = '{id}'").unwrap_err();
+        assert!(
+            error.contains("jobs[0].workload.transactions[0].statements[0]"),
+            "{error}"
+        );
+        assert!(
+            error.contains("`{id}` is inside a quoted string"),
+            "{error}"
+        );
+        assert!(error.contains("like `= {id}`"), "{error}");
+        let error = custom("SELECT 1 AS \\\"{id}\\\"").unwrap_err();
+        assert!(error.contains("inside a quoted name"), "{error}");
+        custom("SELECT '{other}', $${id}$$ FROM t WHERE k = {id} -- {id}, {other}")
+            .expect_err("PostgreSQL's $$ quotes a string");
+        custom("SELECT '{other}' FROM t WHERE k = {id} -- {id}, {other}").unwrap();
     }
 
     #[test]

@@ -114,6 +114,27 @@ pub fn run_cli(dir: &Path, body: &str) -> Output {
         .unwrap()
 }
 
+/// `plimsoll run` on a one-job workload of `kind` (30 s long) that must be refused before any
+/// load: exit code 2, well before the run would have ended, and no results. Returns what it
+/// printed on stderr.
+pub fn refused_before_load(kind: &str, job: &str) -> String {
+    let dir = scratch("refused-");
+    let started = Instant::now();
+    let out = run_cli(dir.path(), &one_job(kind, "db", "30s", job));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "it was refused at setup, not after the 30 s run: {stderr}"
+    );
+    assert!(!dir.path().join("out").join("results.json").exists());
+    assert!(
+        stderr.contains("workload.toml:"),
+        "placed in the file: {stderr}"
+    );
+    stderr
+}
+
 /// Asserts each operation's share of `total` is `expected` within four standard deviations
 /// of a binomial draw (and at least one operation).
 pub fn assert_shares(results: &RunResults, total: u64, expected: &[(&str, f64)]) {

@@ -11,9 +11,9 @@ mod conn;
 
 use mysql_async::{Opts, OptsBuilder, SslOpts};
 
-use crate::drivers::sql::{Backend, Placeholders, PreparedSql, SqlError, SqlErrorKind};
+use crate::drivers::sql::{Backend, PreparedSql, SqlError, SqlErrorKind};
 use crate::tls::{Trust, refused_certificate, root_certificates};
-use crate::workload::{SqlJob, asks_for_tls, redact_url};
+use crate::workload::{Dialect, SqlJob, asks_for_tls, redact_url};
 
 use admin::MyAdmin;
 use conn::{MyConn, classify};
@@ -98,7 +98,7 @@ fn ssl_opts(job: &SqlJob) -> Result<SslOpts, String> {
 
 impl Backend for Mysql {
     const KIND: &'static str = "mysql";
-    const PLACEHOLDERS: Placeholders = Placeholders::Positional;
+    const DIALECT: Dialect = Dialect::Mysql;
     type Conn = MyConn;
     type Admin = MyAdmin;
 

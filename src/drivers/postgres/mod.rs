@@ -15,9 +15,9 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::drivers::sql::{Backend, Placeholders, PreparedSql, SqlError, SqlErrorKind};
+use crate::drivers::sql::{Backend, PreparedSql, SqlError, SqlErrorKind};
 use crate::tls::{Trust, client_config, refused_certificate};
-use crate::workload::{SqlJob, redact_url};
+use crate::workload::{Dialect, SqlJob, redact_url};
 
 use admin::PgAdmin;
 use conn::{PgConn, classify};
@@ -75,7 +75,7 @@ async fn drive(connection: Driver) {
 
 impl Backend for Postgres {
     const KIND: &'static str = "postgres";
-    const PLACEHOLDERS: Placeholders = Placeholders::Numbered;
+    const DIALECT: Dialect = Dialect::Postgres;
     type Conn = PgConn;
     type Admin = PgAdmin;
 

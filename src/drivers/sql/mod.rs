@@ -26,7 +26,6 @@ pub use builtin::{RowSink, TableSpec};
 pub use errors::{Retry, SqlError, SqlErrorKind};
 pub use init::InitFacts;
 pub use params::Value;
-pub use script::Placeholders;
 
 use crate::drivers::SetupError;
 use crate::load::RateProfile;
@@ -34,7 +33,7 @@ use crate::load::lanes::{Pace, Shared, StopRule, run_thread};
 use crate::measure::Recorder;
 use crate::results::LoadFacts;
 use crate::runner::PreparedJob;
-use crate::workload::{Isolation, SqlJob, redact_url};
+use crate::workload::{Dialect, Isolation, SqlJob, redact_url};
 
 use init::InitError;
 use lane::SqlLane;
@@ -45,8 +44,9 @@ use script::Plan;
 pub trait Backend: Send + Sync + 'static {
     /// The job kind results name (`postgres`, `mysql`).
     const KIND: &'static str;
-    /// How statement texts handed to [`Backend::connect`] write their parameters.
-    const PLACEHOLDERS: Placeholders;
+    /// Which SQL the server reads: how statement texts handed to [`Backend::connect`] write
+    /// their parameters, and what in them is quoted.
+    const DIALECT: Dialect;
     type Conn: Conn;
     type Admin: Admin;
 
@@ -184,7 +184,7 @@ impl<B: Backend> PreparedSql<B> {
         let built = builtin::build(&job.workload, seed).map_err(input)?;
         let (tables, mark, rows) = (built.tables, built.mark, built.rows);
         let plan =
-            Plan::new(built.script, B::PLACEHOLDERS, job.isolation, job.retries).map_err(input)?;
+            Plan::new(built.script, B::DIALECT, job.isolation, job.retries).map_err(input)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -2,23 +2,32 @@
 //!
 //! A [`Script`] is written in the backends' common SQL with `{param}` placeholders: the
 //! built-in workloads make one (`super::builtin`), and so does a user's `custom` workload.
-//! [`Plan::new`] compiles it for one backend's placeholder style (`$1` or `?`) into statement
-//! texts to prepare, transactions as steps over those statements with their bind lists, and
-//! the operation names results use.
+//! [`Plan::new`] compiles it for one backend's dialect (placeholders `$1` or `?`; what is
+//! quoted, which holds no placeholder) into statement texts to prepare, transactions as steps
+//! over those statements with their bind lists, and the operation names results use.
 
 use rand::RngExt;
 
 use super::params::{Draw, Generator};
 use crate::measure::OpId;
-use crate::workload::{Isolation, placeholders};
+use crate::workload::{Dialect, Isolation, placeholders};
 
-/// How a backend writes a bound parameter in statement text.
+/// How a dialect writes a bound parameter in statement text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placeholders {
+enum Placeholders {
     /// `$1`, `$2`, ... (PostgreSQL); a parameter used twice is bound once.
     Numbered,
     /// `?` for each use, bound in order (MySQL).
     Positional,
+}
+
+impl Placeholders {
+    fn of(dialect: Dialect) -> Placeholders {
+        match dialect {
+            Dialect::Postgres => Placeholders::Numbered,
+            Dialect::Mysql => Placeholders::Positional,
+        }
+    }
 }
 
 /// A transaction as written, before compiling.
@@ -82,7 +91,7 @@ pub struct Plan {
 impl Plan {
     pub fn new(
         script: Script,
-        style: Placeholders,
+        dialect: Dialect,
         isolation: Option<Isolation>,
         retries: u32,
     ) -> Result<Plan, String> {
@@ -95,7 +104,7 @@ impl Plan {
             let mut steps = Vec::new();
             let mut used = Vec::new();
             for (sql, op) in &txn.statements {
-                let (text, bind) = render(sql, style, &names)?;
+                let (text, bind) = render(sql, dialect, &names)?;
                 used.extend(bind.iter().copied());
                 steps.push(Step {
                     statement: statements.len(),
@@ -172,22 +181,19 @@ fn add_op(names: &mut Vec<String>, name: &str) -> OpId {
     OpId(index as u8)
 }
 
-/// `sql` with its `{param}`s written in `style`, and the parameters to bind in order.
-fn render(
-    sql: &str,
-    style: Placeholders,
-    names: &[String],
-) -> Result<(String, Vec<usize>), String> {
+/// `sql` with its `{param}`s written as `dialect`'s placeholders, and the parameters to bind
+/// in order. Quoted text and comments are left as they are.
+fn render(sql: &str, dialect: Dialect, names: &[String]) -> Result<(String, Vec<usize>), String> {
     let mut text = String::with_capacity(sql.len());
     let mut bind: Vec<usize> = Vec::new();
     let mut last = 0;
-    for (range, name) in placeholders(sql) {
+    for (range, name) in placeholders(sql, dialect) {
         let param = names
             .iter()
             .position(|n| n == name)
             .ok_or_else(|| format!("statement `{sql}` uses `{{{name}}}`, which is no parameter"))?;
         text.push_str(&sql[last..range.start]);
-        match style {
+        match Placeholders::of(dialect) {
             Placeholders::Numbered => {
                 let number = match bind.iter().position(|&p| p == param) {
                     Some(k) => k + 1,
@@ -220,7 +226,7 @@ mod tests {
     #[test]
     fn numbered_placeholders_bind_a_repeated_parameter_once() {
         let sql = "UPDATE a SET b = b + {delta} WHERE aid = {aid} AND {delta} > 0";
-        let (text, bind) = render(sql, Placeholders::Numbered, &names()).unwrap();
+        let (text, bind) = render(sql, Dialect::Postgres, &names()).unwrap();
         assert_eq!(text, "UPDATE a SET b = b + $1 WHERE aid = $2 AND $1 > 0");
         assert_eq!(bind, [1, 0]);
     }
@@ -228,8 +234,24 @@ mod tests {
     #[test]
     fn positional_placeholders_bind_every_use() {
         let sql = "UPDATE a SET b = b + {delta} WHERE aid = {aid} AND {delta} > 0";
-        let (text, bind) = render(sql, Placeholders::Positional, &names()).unwrap();
+        let (text, bind) = render(sql, Dialect::Mysql, &names()).unwrap();
         assert_eq!(text, "UPDATE a SET b = b + ? WHERE aid = ? AND ? > 0");
         assert_eq!(bind, [1, 0, 1]);
+    }
+
+    #[test]
+    fn quoted_text_and_comments_keep_their_braces() {
+        let sql = "SELECT '{aid}', \"{delta}\" FROM a /* {aid} */ WHERE aid = {aid} -- {delta}";
+        let (text, bind) = render(sql, Dialect::Postgres, &names()).unwrap();
+        let kept = "SELECT '{aid}', \"{delta}\" FROM a /* {aid} */ WHERE aid = $1 -- {delta}";
+        assert_eq!(text, kept);
+        assert_eq!(bind, [0]);
+        let sql = "SELECT \"{aid}\", `{delta}` FROM a # {aid}\nWHERE aid = {aid}";
+        let (text, bind) = render(sql, Dialect::Mysql, &names()).unwrap();
+        assert_eq!(
+            text,
+            "SELECT \"{aid}\", `{delta}` FROM a # {aid}\nWHERE aid = ?"
+        );
+        assert_eq!(bind, [0]);
     }
 }
