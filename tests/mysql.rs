@@ -450,6 +450,20 @@ fn quoted_text_and_comments_keep_their_braces_and_a_quoted_parameter_is_refused(
     );
 }
 
+#[test]
+fn a_statement_with_placeholders_of_its_own_is_refused_before_load() {
+    let db = Database::create("ownq");
+    let statement = "SELECT id FROM notes WHERE id = {id} OR id = ?";
+    let stderr = refused_before_load("mysql", &notes(&db, "", statement));
+    assert!(
+        stderr.contains(
+            "workload.transactions[0].statements[0] (`SELECT id FROM notes WHERE id = {id} OR \
+             id = ?`): the server counts 2 placeholders in it, but plimsoll binds 1 there"
+        ),
+        "{stderr}"
+    );
+}
+
 /// A custom workload on a table `pair` of two rows, each transaction adding 1 to both.
 fn pair_setup() -> &'static str {
     "setup = [\n\

@@ -373,6 +373,114 @@ fn quoted_text_and_comments_keep_their_braces_and_a_quoted_parameter_is_refused(
     );
 }
 
+/// A custom workload in `schema` on table `kv` (an int4 key, an int2 and a numeric), running
+/// `statement` with parameter `p` drawn by `param`.
+fn kv(schema: &Schema, rest: &str, statement: &str, param: &str) -> String {
+    in_schema(
+        schema,
+        &format!(
+            "{rest}\n[jobs.workload]\nkind = \"custom\"\n\
+             setup = [\"CREATE TABLE IF NOT EXISTS kv \
+             (id int PRIMARY KEY, small smallint, amount numeric)\"]\n\
+             transactions = [{{ name = \"q\", statements = ['''{statement}'''] }}]\n\
+             params = {{ p = {param} }}\n"
+        ),
+    )
+}
+
+#[test]
+fn a_parameter_that_cannot_bind_is_refused_before_load_with_the_range_or_cast_to_use() {
+    let schema = Schema::new("misfit");
+    let by_id = "SELECT small FROM kv WHERE id = {p}";
+    let refused = |statement: &str, param: &str| {
+        refused_before_load("postgres", &kv(&schema, "", statement, param))
+    };
+    let at = "workload.transactions[0].statements[0] (`SELECT small FROM kv WHERE id = {p}`)";
+
+    let words = refused(by_id, r#"{ kind = "list", values = ["a", "b"] }"#);
+    assert!(words.contains(at), "the statement as written: {words}");
+    assert!(
+        words.contains(
+            "parameter `p`, a list of \"a\", \"b\", goes to a placeholder of type int4, and \
+             \"a\" is not a whole number"
+        ),
+        "{words}"
+    );
+
+    let text = refused(by_id, r#"{ kind = "string", length = 8 }"#);
+    assert!(
+        text.contains(
+            "`p`, a string of 8 random letters and digits, goes to a placeholder of \
+                       type int4, and its values are not all numbers"
+        ) && text.contains("p = { kind = \"int\""),
+        "{text}"
+    );
+
+    let wide = refused(by_id, r#"{ kind = "int", min = 1, max = 99999999999 }"#);
+    assert!(
+        wide.contains("`p`, an int from 1 to 99999999999, goes to a placeholder of type int4")
+            && wide.contains("int4 holds -2147483648 to 2147483647")
+            && wide.contains("draw from min = 1 to max = 2147483647")
+            && wide.contains("`{p}::bigint`"),
+        "the range that fits, or the cast: {wide}"
+    );
+    let outside = refused(
+        by_id,
+        r#"{ kind = "int", min = 3000000000, max = 3000000009 }"#,
+    );
+    assert!(outside.contains("none of its values fit"), "{outside}");
+
+    let small = "UPDATE kv SET small = {p} WHERE id = 1";
+    let big = refused(small, r#"{ kind = "list", values = [1, 40000] }"#);
+    assert!(
+        big.contains("type int2, and 40000 does not fit (int2 holds -32768 to 32767)"),
+        "{big}"
+    );
+
+    let numeric = "UPDATE kv SET amount = {p} WHERE id = 1";
+    let cast = refused(numeric, r#"{ kind = "int", min = 1, max = 9 }"#);
+    assert!(
+        cast.contains("type numeric, which plimsoll does not bind")
+            && cast.contains("`{p}::bigint::numeric`"),
+        "{cast}"
+    );
+
+    let own = refused(
+        "SELECT small FROM kv WHERE id = {p} OR id = $2",
+        "{ kind = \"sequence\" }",
+    );
+    assert!(
+        own.contains("the server counts 2 placeholders in it, but plimsoll binds 1"),
+        "{own}"
+    );
+
+    // What the messages say to write runs without an error (on the table the refused runs'
+    // setup made: setup statements run before the check).
+    schema.sql("INSERT INTO kv SELECT generate_series(1, 9), 1, 0");
+    for (statement, param) in [
+        (
+            "SELECT small FROM kv WHERE id = {p}::bigint",
+            "{ kind = \"int\", min = 1, max = 99999999999 }",
+        ),
+        (
+            "SELECT small FROM kv WHERE id = {p}",
+            r#"{ kind = "list", values = ["1", 2] }"#,
+        ),
+        (
+            "SELECT small FROM kv WHERE id::text = {p}",
+            r#"{ kind = "string", length = 1 }"#,
+        ),
+        (
+            "UPDATE kv SET amount = {p}::bigint::numeric WHERE id = 1",
+            "{ kind = \"int\", min = 1, max = 9 }",
+        ),
+    ] {
+        let (results, _) = run(UNTIL_OPS, &kv(&schema, "ops = 50", statement, param));
+        assert_eq!(all_errors(&results), vec![], "{statement}");
+        assert_eq!(count(&results, "q"), 50, "{statement}");
+    }
+}
+
 fn errors(results: &RunResults, kind: &str) -> u64 {
     let ops = job(results).operations.iter();
     let all = ops.flat_map(|o| o.errors.iter());

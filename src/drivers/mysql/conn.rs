@@ -1,12 +1,14 @@
 //! One MySQL connection running prepared statements, and what mysql_async errors count as.
 //!
 //! Parameters go out in the binary protocol as drawn: numbers as 64-bit integers, text as
-//! strings; the server converts each to its column's type, as it does for any client.
+//! strings; the server converts each to its column's type, as it does for any client. Its
+//! prepare says how many placeholders a statement has, and not what they take, so setup can
+//! check the count and nothing more.
 
 use mysql_async::prelude::Queryable as _;
 use mysql_async::{Params as Bound, Statement};
 
-use crate::drivers::sql::{Conn, Params, Retry, SqlError, SqlErrorKind, Value};
+use crate::drivers::sql::{Conn, Params, Placeholder, Retry, SqlError, SqlErrorKind, Value};
 use crate::workload::Isolation;
 
 /// MySQL error numbers that say more than their SQLSTATE.
@@ -96,6 +98,12 @@ impl Conn for MyConn {
 
     fn is_lost(&self) -> bool {
         self.broken || self.conn.is_disconnected()
+    }
+
+    fn placeholders(&self, statement: usize) -> Vec<Placeholder> {
+        // MySQL and MariaDB describe every parameter as of type NULL.
+        let count = self.statements[statement].num_params();
+        vec![Placeholder::unknown(); usize::from(count)]
     }
 }
 

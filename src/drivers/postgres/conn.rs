@@ -2,9 +2,9 @@
 //! count as.
 //!
 //! Parameters are bound in the type the server inferred for each placeholder: a drawn
-//! number goes out as int2, int4, int8 or a float as the column wants, text as text. A
-//! placeholder of any other type is refused when the statement is prepared, with a cast to
-//! write, since binding it would fail at every run.
+//! number goes out as int2, int4, int8 or a float as the column wants, text as text, and
+//! text that reads as a number as that number. Which placeholder takes what is told to setup
+//! ([`Conn::placeholders`]), which refuses a parameter that would not bind.
 
 use std::error::Error as _;
 use std::future::Future;
@@ -16,7 +16,7 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Statement};
 
 use super::Driver;
-use crate::drivers::sql::{Conn, Params, SqlError, SqlErrorKind, Value};
+use crate::drivers::sql::{Conn, Params, Placeholder, SqlError, SqlErrorKind, Takes, Value};
 use crate::workload::Isolation;
 
 pub struct PgConn {
@@ -43,12 +43,6 @@ impl PgConn {
                     statement: Some(i),
                     ..classify(&e)
                 })?;
-            if let Some(message) = unbindable(&prepared) {
-                let mut error = SqlError::new(SqlErrorKind::Protocol, message);
-                error.statement = Some(i);
-                error.connection_lost = false;
-                return Err(error);
-            }
             statements.push(prepared);
         }
         Ok(PgConn {
@@ -105,19 +99,6 @@ fn poll_connection(driver: &mut Option<Driver>, cx: &mut Context<'_>) {
     }
 }
 
-fn unbindable(statement: &Statement) -> Option<String> {
-    let (k, ty) = statement
-        .params()
-        .iter()
-        .enumerate()
-        .find(|(_, ty)| !<Bind as ToSql>::accepts(ty))?;
-    Some(format!(
-        "its parameter ${} is of type {ty}, which plimsoll cannot bind; cast the parameter \
-         in the SQL, like `{{name}}::bigint` or `{{name}}::text`",
-        k + 1
-    ))
-}
-
 impl Conn for PgConn {
     async fn execute(&mut self, statement: usize, params: Params<'_>) -> Result<(), SqlError> {
         let statement = &self.statements[statement];
@@ -149,6 +130,16 @@ impl Conn for PgConn {
     fn is_lost(&self) -> bool {
         self.driver.is_none() || self.client.is_closed()
     }
+
+    fn placeholders(&self, statement: usize) -> Vec<Placeholder> {
+        let types = self.statements[statement].params().iter();
+        types
+            .map(|ty| Placeholder {
+                type_name: ty.name().to_owned(),
+                takes: takes(ty),
+            })
+            .collect()
+    }
 }
 
 impl PgConn {
@@ -176,10 +167,23 @@ impl ToSql for Bind<'_> {
     }
 
     fn accepts(ty: &Type) -> bool {
-        is_text(ty) || is_float(ty) || matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8)
+        takes(ty) != Takes::Nothing
     }
 
     to_sql_checked!();
+}
+
+/// What [`Bind`] writes for a placeholder of type `ty`.
+fn takes(ty: &Type) -> Takes {
+    let range = |min: i64, max: i64| Takes::Int { min, max };
+    match *ty {
+        Type::INT2 => range(i16::MIN.into(), i16::MAX.into()),
+        Type::INT4 => range(i32::MIN.into(), i32::MAX.into()),
+        Type::INT8 => range(i64::MIN, i64::MAX),
+        _ if is_float(ty) => Takes::Float,
+        _ if is_text(ty) => Takes::Text,
+        _ => Takes::Nothing,
+    }
 }
 
 fn is_text(ty: &Type) -> bool {

@@ -3,10 +3,12 @@
 //! reconnects, and the lanes that run it all in the shared worker loop.
 //!
 //! A backend supplies only the wire: [`Backend`] opens connections with the job's statements
-//! prepared, [`Conn`] runs one of them with parameters bound, and [`Admin`] does the setup
-//! work (marks on tables, bulk loads). Everything else, including what is recorded and when a
-//! transaction is run again, is decided here, the same way for every backend.
+//! prepared, [`Conn`] runs one of them with parameters bound and says what the server told of
+//! its placeholders, and [`Admin`] does the setup work (marks on tables, bulk loads).
+//! Everything else, including which parameters fit their placeholders, what is recorded and
+//! when a transaction is run again, is decided here, the same way for every backend.
 
+mod binds;
 pub mod builtin;
 mod errors;
 mod init;
@@ -22,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+pub use binds::{Placeholder, Takes};
 pub use builtin::{RowSink, TableSpec};
 pub use errors::{Retry, SqlError, SqlErrorKind};
 pub use init::InitFacts;
@@ -81,6 +84,9 @@ pub trait Conn: 'static {
     fn rollback(&mut self) -> impl Future<Output = Result<(), SqlError>>;
     /// Whether the connection is gone; the lane then drops it and connects again.
     fn is_lost(&self) -> bool;
+    /// What the server said, when it prepared statement `statement`, of each of its
+    /// placeholders, in order: as many as it counts in the statement.
+    fn placeholders(&self, statement: usize) -> Vec<Placeholder>;
 }
 
 /// Setup work on one connection, before any load.
@@ -168,8 +174,9 @@ pub struct SqlTarget {
 
 impl<B: Backend> PreparedSql<B> {
     /// Connects, runs init (built-in workloads) or the setup statements (custom), and
-    /// prepares every statement once, so that a statement the server refuses fails here with
-    /// its message rather than at every run of it. No measured load yet.
+    /// prepares every statement once, so that a statement the server refuses, or one whose
+    /// parameters do not fit its placeholders, fails here with a message rather than at every
+    /// run of it. No measured load yet.
     pub fn prepare(
         job: &SqlJob,
         duration: Duration,
@@ -205,7 +212,9 @@ impl<B: Backend> PreparedSql<B> {
             }
             // One connection with everything prepared, as each lane will make it.
             let conn = backend.connect(&plan.statements);
-            setup_connect(job, stop, conn, |e| refused_statement(job, &plan, e)).await?;
+            let conn = setup_connect(job, stop, conn, |e| refused_statement(job, &plan, e)).await?;
+            binds::check(&plan, |statement| conn.placeholders(statement))
+                .map_err(|misfit| misfit_error(job, &plan, misfit))?;
             Ok::<_, SetupError>((version, init))
         };
         let (server_version, init) = tokio::task::LocalSet::new().block_on(&runtime, setup)?;
@@ -336,6 +345,34 @@ fn refused_statement(job: &SqlJob, plan: &Plan, error: SqlError) -> SetupError {
             ),
         },
         None => unreachable(job, error),
+    }
+}
+
+/// Parameters that cannot bind are the workload's fault too: exit code 2, naming the
+/// statement where the user wrote it.
+fn misfit_error(job: &SqlJob, plan: &Plan, misfit: binds::Misfit) -> SetupError {
+    let i = misfit.statement;
+    let written = &plan.written[i];
+    let statement = match &job.workload {
+        // A custom script's statements are the user's, in order.
+        crate::workload::SqlWorkload::Custom(custom) => {
+            let mut at = custom
+                .transactions
+                .iter()
+                .enumerate()
+                .flat_map(|(t, txn)| (0..txn.statements.len()).map(move |k| (t, k)));
+            match at.nth(i) {
+                Some((t, k)) => {
+                    format!("workload.transactions[{t}].statements[{k}] (`{written}`)")
+                }
+                None => format!("statement `{written}`"),
+            }
+        }
+        _ => format!("statement `{written}`"),
+    };
+    SetupError::Input {
+        job: job.name.clone(),
+        message: format!("{statement}: {}", misfit.message),
     }
 }
 

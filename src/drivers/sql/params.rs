@@ -26,9 +26,10 @@ pub enum Value<'a> {
 /// How one parameter's values are made.
 #[derive(Debug)]
 pub enum Generator {
-    /// `min` plus a slot number drawn over the range.
+    /// `min` plus a slot number drawn over the range, up to `max`.
     Int {
         min: i64,
+        max: i64,
         picker: OffsetPicker,
     },
     /// Random letters and digits, `min` to `max` characters.
@@ -85,7 +86,11 @@ impl Generator {
             } => {
                 let slots = max.abs_diff(*min).saturating_add(1);
                 let picker = OffsetPicker::new(&int_distribution(*distribution), slots, seed)?;
-                Generator::Int { min: *min, picker }
+                Generator::Int {
+                    min: *min,
+                    max: *max,
+                    picker,
+                }
             }
             ParamSpec::String { length, length_max } => Generator::Text {
                 min: *length as usize,
@@ -101,7 +106,30 @@ impl Generator {
         let slots = max.abs_diff(min).saturating_add(1);
         let picker = OffsetPicker::new(&Distribution::Uniform, slots, 0)
             .expect("a uniform range of at least one slot");
-        Generator::Int { min, picker }
+        Generator::Int { min, max, picker }
+    }
+
+    /// What it draws, as a message names it: `an int from 1 to 10`.
+    pub fn describe(&self) -> String {
+        match self {
+            Generator::Int { min, max, .. } => format!("an int from {min} to {max}"),
+            Generator::Text { min, max } if min == max => {
+                format!("a string of {min} random letters and digits")
+            }
+            Generator::Text { min, max } => {
+                format!("a string of {min} to {max} random letters and digits")
+            }
+            // Nothing has been drawn at setup, when this is asked.
+            Generator::Sequence(next) => {
+                format!("a sequence from {}", next.load(Ordering::Relaxed))
+            }
+            Generator::List(values) => {
+                let shown: Vec<String> = values.iter().take(5).map(list_value).collect();
+                let more = if values.len() > 5 { ", ..." } else { "" };
+                format!("a list of {}{more}", shown.join(", "))
+            }
+            Generator::Key(_) | Generator::NewKey(_) => "YCSB keys (text)".to_owned(),
+        }
     }
 }
 
@@ -166,7 +194,7 @@ impl Draw {
 fn draw_one(generator: &Generator, slot: &mut Slot, rng: &mut SmallRng) {
     slot.is_text = false;
     match generator {
-        Generator::Int { min, picker } => slot.int = min.wrapping_add(picker.pick(rng) as i64),
+        Generator::Int { min, picker, .. } => slot.int = min.wrapping_add(picker.pick(rng) as i64),
         Generator::Text { min, max } => {
             let len = rng.random_range(*min..=*max);
             random_text(len, &mut slot.text, rng);
@@ -190,6 +218,14 @@ fn draw_one(generator: &Generator, slot: &mut Slot, rng: &mut SmallRng) {
             write_key(n, &mut slot.text);
             slot.is_text = true;
         }
+    }
+}
+
+/// A list value as the workload writes it: a number, or text in quotes.
+pub fn list_value(value: &ListValue) -> String {
+    match value {
+        ListValue::Int(n) => n.to_string(),
+        ListValue::Text(text) => format!("{text:?}"),
     }
 }
 

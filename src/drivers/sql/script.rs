@@ -77,8 +77,12 @@ pub struct Transaction {
 pub struct Plan {
     /// Statement texts in the backend's placeholder style, prepared on every connection.
     pub statements: Vec<String>,
+    /// The same statements as the script wrote them, with their `{name}`s, for messages.
+    pub written: Vec<String>,
     pub transactions: Vec<Transaction>,
     pub params: Vec<Generator>,
+    /// The parameters' names, by the same index as [`Plan::params`].
+    pub param_names: Vec<String>,
     /// Operation names by [`OpId`]: transactions first, then timed statements.
     pub op_names: Vec<&'static str>,
     /// By [`OpId`], the transactions a timed statement or commit is timed inside.
@@ -99,6 +103,7 @@ impl Plan {
         let mut op_names: Vec<String> =
             script.transactions.iter().map(|t| t.name.clone()).collect();
         let mut statements = Vec::new();
+        let mut written = Vec::new();
         let mut transactions = Vec::new();
         for (i, txn) in script.transactions.iter().enumerate() {
             let mut steps = Vec::new();
@@ -112,6 +117,7 @@ impl Plan {
                     bind,
                 });
                 statements.push(text);
+                written.push(sql.clone());
             }
             used.sort_unstable();
             used.dedup();
@@ -151,8 +157,10 @@ impl Plan {
             .collect();
         Ok(Plan {
             statements,
+            written,
             transactions,
             params,
+            param_names: names,
             // Op names live for the whole run; a handful per job.
             op_names: op_names
                 .into_iter()
