@@ -481,6 +481,25 @@ fn a_parameter_that_cannot_bind_is_refused_before_load_with_the_range_or_cast_to
     }
 }
 
+#[test]
+fn a_sequence_that_counts_past_its_type_fails_as_a_bind_error_naming_it() {
+    let schema = Schema::new("pastint2");
+    let statement = "UPDATE kv SET small = {p} WHERE id = 1";
+    let job = kv(
+        &schema,
+        "ops = 20",
+        statement,
+        "{ kind = \"sequence\", start = 32760 }",
+    );
+    let (results, _) = run(UNTIL_OPS, &job);
+    // 32760 to 32767 fit a smallint; the twelve after it do not, and never reach the server.
+    assert_eq!(count(&results, "q"), 8);
+    assert_eq!(
+        all_errors(&results),
+        vec![("q".to_owned(), "bind failed: p".to_owned(), 12)]
+    );
+}
+
 fn errors(results: &RunResults, kind: &str) -> u64 {
     let ops = job(results).operations.iter();
     let all = ops.flat_map(|o| o.errors.iter());

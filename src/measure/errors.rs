@@ -27,6 +27,9 @@ pub enum ErrorKind {
     /// A response arrived but failed the named check (HTTP `checks`, a journey's capture).
     /// The name lives for the whole run.
     Check(&'static str),
+    /// A drawn value its placeholder cannot take (a sequence past int2's range, say), by the
+    /// parameter's name, which lives for the whole run; nothing was sent.
+    Bind(&'static str),
 }
 
 impl fmt::Display for ErrorKind {
@@ -52,6 +55,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Tls => f.write_str("tls"),
             ErrorKind::Reset => f.write_str("reset"),
             ErrorKind::Check(name) => write!(f, "check failed: {name}"),
+            ErrorKind::Bind(name) => write!(f, "bind failed: {name}"),
         }
     }
 }

@@ -102,11 +102,13 @@ fn poll_connection(driver: &mut Option<Driver>, cx: &mut Context<'_>) {
 impl Conn for PgConn {
     async fn execute(&mut self, statement: usize, params: Params<'_>) -> Result<(), SqlError> {
         let statement = &self.statements[statement];
-        let run = pin!(self.client.execute_raw(statement, params.iter().map(Bind)));
+        let values = params.iter().enumerate();
+        let binds = values.map(|(position, value)| Bind { value, position });
+        let run = pin!(self.client.execute_raw(statement, binds));
         driven(&mut self.driver, run)
             .await
             .map(drop)
-            .map_err(|e| classify(&e))
+            .map_err(|e| unbound(&e, params).unwrap_or_else(|| classify(&e)))
     }
 
     async fn begin(&mut self, isolation: Option<Isolation>) -> Result<(), SqlError> {
@@ -150,20 +152,52 @@ impl PgConn {
     }
 }
 
-/// A drawn value, written in whatever type the server expects for its placeholder.
+/// A drawn value, written in whatever type the server expects for placeholder `position`
+/// (from 0) of its statement.
 #[derive(Debug)]
-struct Bind<'a>(Value<'a>);
+struct Bind<'a> {
+    value: Value<'a>,
+    position: usize,
+}
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;
 
+/// A value that did not bind, and where. tokio-postgres hands it back as its error's source,
+/// so the failure is counted by the parameter's name; nothing was sent.
+#[derive(Debug)]
+struct Unbound {
+    position: usize,
+    message: String,
+}
+
+impl std::fmt::Display for Unbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Unbound {}
+
+/// The bind failure `error` carries, if it is one, counted by the parameter's name.
+fn unbound(error: &tokio_postgres::Error, params: Params<'_>) -> Option<SqlError> {
+    let unbound = error.source()?.downcast_ref::<Unbound>()?;
+    let name = params.name(unbound.position);
+    let message = format!("parameter `{name}`: {}", unbound.message);
+    Some(SqlError::new(SqlErrorKind::Bind(name), message))
+}
+
 impl ToSql for Bind<'_> {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
-        match self.0 {
-            Value::Text(text) if is_text(ty) => text.to_sql(ty, out),
-            Value::Text(text) if is_float(ty) => float_to_sql(text.parse()?, ty, out),
-            Value::Text(text) => int_to_sql(text.parse()?, ty, out),
-            Value::Int(n) => int_to_sql(n, ty, out),
-        }
+        value_to_sql(self.value, ty, out).map_err(|_| {
+            let message = match self.value {
+                Value::Int(n) => format!("{n} does not fit {ty}"),
+                Value::Text(text) => format!("{text:?} is not a {ty}"),
+            };
+            Box::new(Unbound {
+                position: self.position,
+                message,
+            }) as BoxError
+        })
     }
 
     fn accepts(ty: &Type) -> bool {
@@ -171,6 +205,15 @@ impl ToSql for Bind<'_> {
     }
 
     to_sql_checked!();
+}
+
+fn value_to_sql(value: Value<'_>, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+    match value {
+        Value::Text(text) if is_text(ty) => text.to_sql(ty, out),
+        Value::Text(text) if is_float(ty) => float_to_sql(text.parse()?, ty, out),
+        Value::Text(text) => int_to_sql(text.parse()?, ty, out),
+        Value::Int(n) => int_to_sql(n, ty, out),
+    }
 }
 
 /// What [`Bind`] writes for a placeholder of type `ty`.

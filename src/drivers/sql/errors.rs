@@ -33,6 +33,8 @@ pub enum SqlErrorKind {
     State([u8; 5]),
     /// An answer the client could not read.
     Protocol,
+    /// A drawn value the placeholder of the named parameter cannot take; nothing was sent.
+    Bind(&'static str),
 }
 
 /// The transient failures a retry is for, counted apart.
@@ -91,6 +93,7 @@ impl SqlError {
             SqlErrorKind::Connect => ErrorKind::Connect,
             SqlErrorKind::Timeout => ErrorKind::Timeout,
             SqlErrorKind::Protocol => ErrorKind::Protocol,
+            SqlErrorKind::Bind(name) => ErrorKind::Bind(name),
             SqlErrorKind::State([a, b, ..]) => ErrorKind::SqlState([a, b]),
         }
     }

@@ -179,6 +179,7 @@ impl<B: Backend> SqlLane<B> {
             let params = Params {
                 draw: &self.draw,
                 bind: &step.bind,
+                names: &self.plan.param_names,
             };
             within(
                 timer.as_mut(),

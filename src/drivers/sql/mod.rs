@@ -125,6 +125,8 @@ pub trait Admin {
 pub struct Params<'a> {
     draw: &'a Draw,
     bind: &'a [usize],
+    /// Every parameter's name, by [`Plan::params`] index.
+    names: &'a [&'static str],
 }
 
 impl<'a> Params<'a> {
@@ -139,6 +141,11 @@ impl<'a> Params<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.bind.is_empty()
+    }
+
+    /// The name of the parameter bound at placeholder `k` (from 0).
+    pub fn name(&self, k: usize) -> &'static str {
+        self.names[self.bind[k]]
     }
 }
 

@@ -82,7 +82,7 @@ pub struct Plan {
     pub transactions: Vec<Transaction>,
     pub params: Vec<Generator>,
     /// The parameters' names, by the same index as [`Plan::params`].
-    pub param_names: Vec<String>,
+    pub param_names: Vec<&'static str>,
     /// Operation names by [`OpId`]: transactions first, then timed statements.
     pub op_names: Vec<&'static str>,
     /// By [`OpId`], the transactions a timed statement or commit is timed inside.
@@ -160,7 +160,11 @@ impl Plan {
             written,
             transactions,
             params,
-            param_names: names,
+            // Like op names, they live for the whole run: a bind error is counted by one.
+            param_names: names
+                .into_iter()
+                .map(|n| &*Box::leak(n.into_boxed_str()))
+                .collect(),
             // Op names live for the whole run; a handful per job.
             op_names: op_names
                 .into_iter()
