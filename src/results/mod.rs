@@ -435,7 +435,7 @@ impl JobResults {
             *kinds.entry(e.kind.as_str()).or_default() += e.count;
         }
         let mut kinds: Vec<(&str, u64)> = kinds.into_iter().collect();
-        kinds.sort_by(|a, b| b.1.cmp(&a.1));
+        kinds.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
         let shown: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} × {k}")).collect();
         Some(format!(
             "job `{}`: every operation failed ({}); nothing was measured",
