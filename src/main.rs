@@ -84,17 +84,18 @@ fn validate(path: &Path, shards: Option<u32>) -> u8 {
     }
 }
 
-/// A setup refusal is placed in the workload file (file, line, job) as every other input
-/// error is; without the file's text it names the file alone.
+/// A setup refusal is placed in the workload file (file, line, job, and the key when it names
+/// one) as every other input error is; without the file's text it names the file alone.
 fn located(path: &Path, workload: &Workload, error: &SetupError) -> String {
-    let SetupError::Input { job, message } = error else {
+    let SetupError::Input { job, key, message } = error else {
         return format!("{}: {error}", path.display());
     };
     let index = workload.jobs.iter().position(|j| j.name() == job);
     match (index, std::fs::read_to_string(path)) {
         (Some(index), Ok(text)) => {
             let file = path.display().to_string();
-            workload::locate_in_job(&file, &text, index, message.clone()).to_string()
+            let (key, message) = (key.as_deref(), message.clone());
+            workload::locate_in_job(&file, &text, index, key, message).to_string()
         }
         _ => format!("{}: {error}", path.display()),
     }

@@ -221,6 +221,7 @@ pub fn shard_refusal(shard: Shard, error: ShardError) -> SetupError {
     };
     SetupError::Input {
         job,
+        key: None,
         message: format!("as shard {shard}: {error}"),
     }
 }

@@ -14,13 +14,31 @@ pub mod sql;
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     /// The workload asks for something this target cannot do (an unaligned direct-I/O block
-    /// size, a file plimsoll may not write). The user fixes the workload; exit code 2.
+    /// size, a file plimsoll may not write, a URL its client library cannot read). The user
+    /// fixes the workload; exit code 2.
     #[error("job `{job}`: {message}")]
-    Input { job: String, message: String },
+    Input {
+        job: String,
+        /// The key at fault, as a path inside the job (`url`, `requests[2].url`), so the
+        /// message can point at it; None when it is the job as a whole.
+        key: Option<String>,
+        message: String,
+    },
     /// The machine could not provide what a valid workload needs (no space, no permission, a
     /// failed layout). Exit code 3.
     #[error("job `{job}`: {}", Causes(source))]
     Failed { job: String, source: anyhow::Error },
+}
+
+impl SetupError {
+    /// The workload's fault, at `key` of job `job`.
+    pub fn input_at(job: &str, key: impl Into<String>, message: String) -> SetupError {
+        SetupError::Input {
+            job: job.to_owned(),
+            key: Some(key.into()),
+            message,
+        }
+    }
 }
 
 /// An error and its causes, `error: cause: cause`, each told once. Client libraries often put

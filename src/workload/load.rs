@@ -47,14 +47,22 @@ pub fn load_str(file: &str, text: &str) -> Result<Workload, WorkloadError> {
     })
 }
 
-/// A problem found after loading, by a job's setup (a file plimsoll may not write, say), placed
-/// at that job the way loading places its own problems: file, line, column and field.
-pub fn locate_in_job(file: &str, text: &str, job: usize, message: String) -> WorkloadError {
+/// A problem found after loading, by a job's setup (a file plimsoll may not write, a URL its
+/// client cannot read), placed the way loading places its own problems: file, line, column and
+/// field. `key` is a path inside the job (`url`, `requests[2].url`); None places it at the job.
+pub fn locate_in_job(
+    file: &str,
+    text: &str,
+    job: usize,
+    key: Option<&str>,
+    message: String,
+) -> WorkloadError {
     let (root, _) = DeTable::parse_recoverable(text);
     let doc = Document { text, root: &root };
+    let at = key.map_or(FieldPath::job(job), |key| FieldPath::job(job).join(key));
     WorkloadError::Invalid {
         file: file.to_owned(),
-        problems: vec![doc.place(Finding::at(FieldPath::job(job), message))],
+        problems: vec![doc.place(Finding::at(at, message))],
     }
 }
 

@@ -40,6 +40,23 @@ impl FieldPath {
         Self::root().key("jobs").index(index)
     }
 
+    /// This path followed by `dotted`, written as [`Display`](fmt::Display) writes paths:
+    /// `requests[2].url`.
+    pub(crate) fn join(&self, dotted: &str) -> Self {
+        let mut path = self.clone();
+        for part in dotted.split('.') {
+            let (key, indices) = part.split_once('[').unwrap_or((part, ""));
+            if !key.is_empty() {
+                path = path.key(key);
+            }
+            let indices = indices.split('[').map(|i| i.trim_end_matches(']'));
+            for index in indices.filter_map(|i| i.parse().ok()) {
+                path = path.index(index);
+            }
+        }
+        path
+    }
+
     fn with(&self, seg: Seg) -> Self {
         let mut segs = self.0.clone();
         segs.push(seg);
@@ -241,6 +258,19 @@ mod tests {
         assert_eq!(path.last_key(), Some("weight"));
         assert_eq!(path.enclosing_list(), Some("block_size_mix"));
         assert_eq!(FieldPath::root().key("duration").job_index(), None);
+    }
+
+    #[test]
+    fn a_written_path_joins_as_its_steps() {
+        let joined = FieldPath::job(0).join("journeys[1].steps[2].url");
+        let built = FieldPath::job(0)
+            .key("journeys")
+            .index(1)
+            .key("steps")
+            .index(2)
+            .key("url");
+        assert_eq!(joined, built);
+        assert_eq!(FieldPath::job(3).join("url"), FieldPath::job(3).key("url"));
     }
 
     #[test]

@@ -103,7 +103,11 @@ impl Problem {
     fn into_setup(self, job: &str) -> SetupError {
         let job = job.to_owned();
         match self {
-            Problem::Input(message) => SetupError::Input { job, message },
+            Problem::Input(message) => SetupError::Input {
+                job,
+                key: None,
+                message,
+            },
             Problem::Failed(source) => SetupError::Failed { job, source },
         }
     }

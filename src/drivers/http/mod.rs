@@ -103,6 +103,7 @@ impl PreparedHttp {
     fn build(job: &HttpJob) -> Result<(Plan, Connector), SetupError> {
         let input = |message: String| SetupError::Input {
             job: job.name.clone(),
+            key: None,
             message,
         };
         let plan = Plan::new(job).map_err(input)?;

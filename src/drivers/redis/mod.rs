@@ -80,6 +80,7 @@ impl PreparedRedis {
     pub fn prepare(job: &RedisJob, duration: Duration) -> Result<PreparedRedis, SetupError> {
         let input = |message: String| SetupError::Input {
             job: job.name.clone(),
+            key: None,
             message,
         };
         let failed = |source: anyhow::Error| SetupError::Failed {

@@ -191,6 +191,7 @@ impl<B: Backend> PreparedSql<B> {
     ) -> Result<PreparedSql<B>, SetupError> {
         let input = |message: String| SetupError::Input {
             job: job.name.clone(),
+            key: None,
             message,
         };
         let backend = B::new(job).map_err(input)?;
@@ -317,6 +318,7 @@ fn unreachable(job: &SqlJob, error: SqlError) -> SetupError {
     if error.untrusted_certificate {
         return SetupError::Input {
             job: job.name.clone(),
+            key: None,
             message: format!(
                 "cannot use the database at {url}: the server's certificate is not trusted \
                  ({error}); give its CA as tls_ca, or set tls_insecure = true to skip the check"
@@ -333,6 +335,7 @@ fn init_error(job: &SqlJob, error: InitError) -> SetupError {
     match error {
         InitError::Refused(message) => SetupError::Input {
             job: job.name.clone(),
+            key: None,
             message: format!("init: {message}"),
         },
         InitError::Failed(e) => failed(job, anyhow::Error::new(e).context("init failed")),
@@ -346,6 +349,7 @@ fn refused_statement(job: &SqlJob, plan: &Plan, error: SqlError) -> SetupError {
     match error.statement {
         Some(i) => SetupError::Input {
             job: job.name.clone(),
+            key: None,
             message: format!(
                 "the server refused statement `{}`: {error}",
                 plan.statements[i]
@@ -379,6 +383,7 @@ fn misfit_error(job: &SqlJob, plan: &Plan, misfit: binds::Misfit) -> SetupError 
     };
     SetupError::Input {
         job: job.name.clone(),
+        key: None,
         message: format!("{statement}: {}", misfit.message),
     }
 }
@@ -390,6 +395,7 @@ async fn run_setup<A: Admin>(job: &SqlJob, admin: &mut A) -> Result<(), SetupErr
     for (i, sql) in custom.setup.iter().enumerate() {
         admin.run(sql).await.map_err(|e| SetupError::Input {
             job: job.name.clone(),
+            key: None,
             message: format!("workload.setup[{i}] failed: {e}"),
         })?;
     }
