@@ -273,13 +273,18 @@ fn clock_facts(origin: SystemTime, warmup: Duration, start_at: Option<SystemTime
     }
 }
 
-/// The checks setup makes before it touches anything, for `plimsoll validate`. Targets that
-/// need a connection (Redis) are only checked when the run connects.
+/// The checks setup makes before it touches anything, for `plimsoll validate`: each the same
+/// function setup calls, so that validate refuses what a run would. What needs a connection
+/// (a server's answer, a SQL statement the server refuses) is only found when the run
+/// connects.
 pub fn check(workload: &Workload) -> Result<(), SetupError> {
     workload.jobs.iter().try_for_each(|job| match job {
         Job::Disk(disk) => PreparedDisk::check(disk),
         Job::Http(http) => PreparedHttp::check(http),
-        Job::Redis(_) | Job::Null(_) | Job::Postgres(_) | Job::Mysql(_) => Ok(()),
+        Job::Redis(redis) => PreparedRedis::check(redis),
+        Job::Postgres(sql) => PreparedPostgres::check(sql),
+        Job::Mysql(sql) => PreparedMysql::check(sql),
+        Job::Null(_) => Ok(()),
     })
 }
 

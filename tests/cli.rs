@@ -461,6 +461,82 @@ fn passwords_in_malformed_urls_stay_out_of_the_error() {
 }
 
 #[test]
+fn a_url_its_client_cannot_read_is_refused_by_validate_as_by_run_at_the_url_key() {
+    let dir = scratch();
+    let pg = "postgres://postgres@127.0.0.1:5432/test";
+    let my = "mysql://root@127.0.0.1:3306/test";
+    let cases = [
+        (
+            "postgres",
+            "postgres://postgres:SEKRIT4@127.0.0.1:99999/test".to_owned(),
+            "invalid value for option `port`",
+        ),
+        (
+            "postgres",
+            format!("{pg}?sslmode=verify-full"),
+            "sslmode `verify-full` is not one tokio-postgres takes; use disable, prefer or \
+             require",
+        ),
+        (
+            "postgres",
+            format!("{pg}?sslmod=require"),
+            "unknown option `sslmod`; did you mean `sslmode`?",
+        ),
+        (
+            "redis",
+            "redis://:SEKRIT5@127.0.0.1:99999/0".to_owned(),
+            "invalid port number",
+        ),
+        (
+            "redis",
+            "redis://127.0.0.1:6379/abc".to_owned(),
+            "Invalid database number",
+        ),
+        (
+            "mysql",
+            "mysql://root:SEKRIT6@127.0.0.1:99999/test".to_owned(),
+            "invalid port number",
+        ),
+        (
+            "mysql",
+            format!("{my}?sslmod=require"),
+            "unknown parameter `sslmod`; did you mean `sslmode`?",
+        ),
+    ];
+    for (kind, url, reason) in cases {
+        let body = format!(
+            "name = \"u\"\nduration = \"1s\"\n\n[[jobs]]\nkind = \"{kind}\"\nname = \"j\"\n\
+             ops = 1\nurl = \"{url}\"\n"
+        );
+        let workload = write_workload(dir.path(), &body);
+        for command in ["validate", "run"] {
+            let out = plimsoll()
+                .arg(command)
+                .arg(&workload)
+                .args(["-o", "run"].iter().filter(|_| command == "run"))
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command} {url}: {stderr}");
+            assert!(
+                stderr.contains("workload.toml:8:7: jobs[0].url (j): url `"),
+                "{command} {url}: placed at the url: {stderr}"
+            );
+            assert!(stderr.contains(reason), "{command} {url}: {stderr}");
+            assert!(
+                !stderr.contains("SEKRIT"),
+                "{command}: password shown: {stderr}"
+            );
+        }
+        assert!(
+            !dir.path().join("run").exists(),
+            "{url}: refused before any load"
+        );
+    }
+}
+
+#[test]
 fn comparing_runs_that_share_no_operation_is_bad_input() {
     let dir = scratch();
     let mut results = Vec::new();

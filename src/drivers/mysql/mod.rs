@@ -9,11 +9,11 @@
 mod admin;
 mod conn;
 
-use mysql_async::{Opts, OptsBuilder, SslOpts};
+use mysql_async::{Opts, OptsBuilder, SslOpts, UrlError};
 
 use crate::drivers::sql::{Backend, PreparedSql, SqlError, SqlErrorKind};
 use crate::tls::{Trust, refused_certificate, root_certificates};
-use crate::workload::{Dialect, SqlJob, asks_for_tls, redact_url};
+use crate::workload::{Dialect, SqlJob, asks_for_tls, redact_url, suggest_name};
 
 use admin::MyAdmin;
 use conn::{MyConn, classify};
@@ -28,6 +28,43 @@ const STATEMENT_CACHE: usize = 512;
 /// The URL query keys that ask for TLS the way other MySQL clients say it; mysql_async knows
 /// only its own `require_ssl`, so these are read here and taken out.
 const TLS_KEYS: [&str; 3] = ["ssl-mode", "ssl_mode", "sslmode"];
+
+/// The keys mysql_async reads from a URL's query (its `mysql_opts_from_url`), and the TLS
+/// keys read here, for suggestions.
+const URL_KEYS: [&str; 26] = [
+    "ssl-mode",
+    "ssl_mode",
+    "sslmode",
+    "require_ssl",
+    "verify_ca",
+    "verify_identity",
+    "built_in_roots",
+    "pool_min",
+    "pool_max",
+    "inactive_connection_ttl",
+    "ttl_check_interval",
+    "conn_ttl",
+    "abs_conn_ttl",
+    "abs_conn_ttl_jitter",
+    "tcp_keepalive",
+    "max_allowed_packet",
+    "wait_timeout",
+    "enable_cleartext_plugin",
+    "reset_connection",
+    "tcp_nodelay",
+    "stmt_cache_size",
+    "prefer_socket",
+    "secure_auth",
+    "client_found_rows",
+    "socket",
+    "compression",
+];
+
+/// The job's URL as mysql_async reads it, and whether it asks for TLS.
+pub struct MysqlUrl {
+    opts: Opts,
+    tls: bool,
+}
 
 /// How to reach one MySQL or MariaDB server.
 pub struct Mysql {
@@ -76,6 +113,24 @@ fn client_url(url: &str) -> String {
     }
 }
 
+/// mysql_async's reason, with the key meant when a key is unknown.
+fn url_reason(error: &UrlError) -> String {
+    let param = match error {
+        UrlError::UnknownParameter { param } => param,
+        UrlError::Parse(url::ParseError::InvalidPort) => {
+            return format!("{error}; a port is a whole number from 1 to 65535");
+        }
+        _ => return error.to_string(),
+    };
+    match suggest_name(param, &URL_KEYS) {
+        Some(meant) => format!("unknown parameter `{param}`; did you mean `{meant}`?"),
+        None => format!(
+            "unknown parameter `{param}`; the keys are {}",
+            URL_KEYS.join(", ")
+        ),
+    }
+}
+
 /// TLS as the job says (see `crate::tls`). mysql_async builds its own rustls configuration,
 /// so it is given the certificates to trust instead of its built-in web roots.
 fn ssl_opts(job: &SqlJob) -> Result<SslOpts, String> {
@@ -102,12 +157,13 @@ impl Backend for Mysql {
     type Conn = MyConn;
     type Admin = MyAdmin;
 
-    fn new(job: &SqlJob) -> Result<Self, String> {
-        let unusable = |e: &dyn std::fmt::Display| {
-            format!("url `{}` is not usable: {e}", redact_url(&job.url))
-        };
-        let url = client_url(&job.url);
-        let opts = Opts::from_url(&url).map_err(|e| unusable(&e))?;
+    type Url = MysqlUrl;
+
+    fn parse_url(job: &SqlJob) -> Result<MysqlUrl, String> {
+        let unusable =
+            |reason: String| format!("url `{}` is not usable: {reason}", redact_url(&job.url));
+        let tls = asks_for_tls(&job.url);
+        let opts = Opts::from_url(&client_url(&job.url)).map_err(|e| unusable(url_reason(&e)))?;
         if opts.db_name().is_none() && job.schema.is_none() {
             return Err(format!(
                 "url `{}` names no database, and the job sets no schema; end the url with one, \
@@ -115,10 +171,14 @@ impl Backend for Mysql {
                 redact_url(&job.url)
             ));
         }
-        let mut builder = OptsBuilder::from_opts(opts)
+        Ok(MysqlUrl { opts, tls })
+    }
+
+    fn new(job: &SqlJob, url: MysqlUrl) -> Result<Self, String> {
+        let mut builder = OptsBuilder::from_opts(url.opts)
             .stmt_cache_size(STATEMENT_CACHE)
             .tcp_nodelay(true);
-        if asks_for_tls(&job.url) {
+        if url.tls {
             builder = builder.ssl_opts(ssl_opts(job)?);
         }
         let admin_opts = Opts::from(builder.clone());
@@ -165,5 +225,19 @@ mod tests {
             "mysql://h/db?pool_max=5"
         );
         assert_eq!(client_url("mysql://h/db"), "mysql://h/db");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_the_one_meant() {
+        let error = Opts::from_url("mysql://h/db?pool_mx=5").unwrap_err();
+        assert_eq!(
+            url_reason(&error),
+            "unknown parameter `pool_mx`; did you mean `pool_max`?"
+        );
+        let error = Opts::from_url("mysql://h:99999/db").unwrap_err();
+        assert_eq!(
+            url_reason(&error),
+            "URL parse error: invalid port number; a port is a whole number from 1 to 65535"
+        );
     }
 }

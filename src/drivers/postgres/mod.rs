@@ -17,12 +17,72 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::drivers::sql::{Backend, PreparedSql, SqlError, SqlErrorKind};
 use crate::tls::{Trust, client_config, refused_certificate};
-use crate::workload::{Dialect, SqlJob, redact_url};
+use crate::workload::{Dialect, SqlJob, redact_url, suggest_name};
 
 use admin::PgAdmin;
 use conn::{PgConn, classify};
 
 pub type PreparedPostgres = PreparedSql<Postgres>;
+
+/// The keys tokio-postgres reads from a URL's query (its `Config::param`), for suggestions.
+const URL_OPTIONS: [&str; 19] = [
+    "user",
+    "password",
+    "dbname",
+    "options",
+    "application_name",
+    "sslmode",
+    "sslnegotiation",
+    "host",
+    "hostaddr",
+    "port",
+    "connect_timeout",
+    "tcp_user_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_retries",
+    "target_session_attrs",
+    "channel_binding",
+    "load_balance_hosts",
+];
+
+/// What tokio-postgres found wrong with a URL, and what to write instead. Its error says only
+/// "invalid connection string"; the part at fault is in the error's source, whose types are
+/// private, so their words are matched (the tests below pin them).
+fn url_reason(url: &str, error: &tokio_postgres::Error) -> String {
+    let Some(reason) = std::error::Error::source(error).map(ToString::to_string) else {
+        return error.to_string();
+    };
+    let unknown = reason.strip_prefix("unknown option `");
+    if let Some(option) = unknown.and_then(|rest| rest.strip_suffix('`')) {
+        return match suggest_name(option, &URL_OPTIONS) {
+            Some(meant) => format!("{reason}; did you mean `{meant}`?"),
+            None => format!("{reason}; the options are {}", URL_OPTIONS.join(", ")),
+        };
+    }
+    match reason.as_str() {
+        "invalid value for option `sslmode`" => {
+            let written = query_value(url, "sslmode").unwrap_or_default();
+            format!(
+                "sslmode `{written}` is not one tokio-postgres takes; use disable, prefer or \
+                 require (plimsoll's require checks the server's certificate and host name, \
+                 unless tls_insecure = true)"
+            )
+        }
+        "invalid value for option `port`" => {
+            format!("{reason}; a port is a whole number from 1 to 65535")
+        }
+        _ => reason,
+    }
+}
+
+/// The value of `key` in the URL's query, as written.
+fn query_value<'a>(url: &'a str, key: &str) -> Option<&'a str> {
+    let (_, query) = url.split_once('?')?;
+    let pairs = query.split('&').filter_map(|pair| pair.split_once('='));
+    pairs.filter(|(k, _)| *k == key).map(|(_, v)| v).next_back()
+}
 
 /// How to reach one PostgreSQL server.
 pub struct Postgres {
@@ -79,11 +139,16 @@ impl Backend for Postgres {
     type Conn = PgConn;
     type Admin = PgAdmin;
 
-    fn new(job: &SqlJob) -> Result<Self, String> {
-        let mut config: Config = job
-            .url
-            .parse()
-            .map_err(|e| format!("url `{}` is not usable: {e}", redact_url(&job.url)))?;
+    type Url = Config;
+
+    fn parse_url(job: &SqlJob) -> Result<Config, String> {
+        job.url.parse().map_err(|e| {
+            let reason = url_reason(&job.url, &e);
+            format!("url `{}` is not usable: {reason}", redact_url(&job.url))
+        })
+    }
+
+    fn new(job: &SqlJob, mut config: Config) -> Result<Self, String> {
         config.connect_timeout(job.timeout.0);
         if config.get_application_name().is_none() {
             config.application_name("plimsoll");
@@ -128,5 +193,33 @@ impl Backend for Postgres {
                 .map_err(|e| classify(&e))?;
         }
         Ok(admin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(url: &str) -> String {
+        let error = url.parse::<Config>().expect_err(url);
+        url_reason(url, &error)
+    }
+
+    #[test]
+    fn a_refused_url_says_which_part_and_what_to_write() {
+        assert_eq!(
+            reason("postgres://u:pw@h:99999/db"),
+            "invalid value for option `port`; a port is a whole number from 1 to 65535"
+        );
+        assert_eq!(
+            reason("postgres://h/db?sslmod=require"),
+            "unknown option `sslmod`; did you mean `sslmode`?"
+        );
+        let mode = reason("postgres://h/db?sslmode=verify-full");
+        let takes = "sslmode `verify-full` is not one tokio-postgres takes; use disable, prefer \
+                     or require";
+        assert!(mode.starts_with(takes), "{mode}");
+        let far = reason("postgres://h/db?zzz=1");
+        assert!(far.contains("the options are user, password"), "{far}");
     }
 }

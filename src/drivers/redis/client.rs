@@ -10,11 +10,69 @@ use rustls::pki_types::pem::PemObject as _;
 
 use crate::workload::{RedisJob, redact_url};
 
-/// The client for `job`, or what the user should fix, in words that never show the password.
-pub(super) fn client(job: &RedisJob) -> Result<Client, String> {
+/// The query keys the redis crate reads, by the kind of address; it passes over any other.
+const TCP_KEYS: [&str; 1] = ["protocol"];
+const UNIX_KEYS: [&str; 4] = ["db", "user", "pass", "protocol"];
+
+/// The job's URL as the redis crate reads it, or what the user should fix, in words that
+/// never show the password. `plimsoll validate` calls it too, so both refuse alike.
+pub(super) fn connection_info(job: &RedisJob) -> Result<ConnectionInfo, String> {
+    let unusable =
+        |reason: String| format!("url `{}` is not usable: {reason}", redact_url(&job.url));
+    let url = url::Url::parse(&job.url).map_err(|e| unusable(parse_reason(e)))?;
+    let unix = matches!(url.scheme(), "unix" | "redis+unix");
+    let known: &[&str] = if unix { &UNIX_KEYS } else { &TCP_KEYS };
+    if let Some((key, _)) = url
+        .query_pairs()
+        .find(|(key, _)| !known.contains(&key.as_ref()))
+    {
+        return Err(unusable(unknown_key(&key, known, unix)));
+    }
+    url.into_connection_info()
+        .map_err(|e| unusable(client_reason(&e)))
+}
+
+fn parse_reason(error: url::ParseError) -> String {
+    match error {
+        url::ParseError::InvalidPort => {
+            format!("{error}; a port is a whole number from 1 to 65535")
+        }
+        _ => error.to_string(),
+    }
+}
+
+fn unknown_key(key: &str, known: &[&str], unix: bool) -> String {
+    if let Some(meant) = crate::workload::suggest_name(key, known) {
+        return format!("unknown parameter `{key}`; did you mean `{meant}`?");
+    }
+    match unix {
+        true => format!(
+            "unknown parameter `{key}`; the keys are {}",
+            known.join(", ")
+        ),
+        false => format!(
+            "unknown parameter `{key}`; the only key is protocol (the database is the path, \
+             like `/0`, and a password goes before the host, like `redis://:password@host`)"
+        ),
+    }
+}
+
+/// The redis crate's words, without the name of its error kind that it appends.
+fn client_reason(error: &redis::RedisError) -> String {
+    let reason = error.to_string().replace(" - InvalidClientConfig", "");
+    match reason.as_str() {
+        "Invalid database number" => {
+            format!("{reason}; the path after the host is the database's number, like `/0`")
+        }
+        _ => reason,
+    }
+}
+
+/// The client for `job`, from its URL as [`connection_info`] read it.
+pub(super) fn client(job: &RedisJob, info: ConnectionInfo) -> Result<Client, String> {
     let unusable =
         |e: redis::RedisError| format!("url `{}` is not usable: {e}", redact_url(&job.url));
-    let info = no_delay(job.url.as_str().into_connection_info().map_err(unusable)?);
+    let info = no_delay(info);
     let info = if job.tls_insecure {
         insecure(info)
     } else {
@@ -61,5 +119,39 @@ fn read_ca(path: &Path) -> Result<Vec<u8>, String> {
             "tls_ca `{shown}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
         )),
         Err(e) => Err(format!("tls_ca `{shown}` is not a readable PEM file: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(url: &str) -> String {
+        let text =
+            format!("name = \"t\"\n[[jobs]]\nkind = \"redis\"\nname = \"r\"\nurl = \"{url}\"\n");
+        let workload = crate::workload::load_str("t.toml", &text).unwrap();
+        let crate::workload::Job::Redis(job) = &workload.jobs[0] else {
+            unreachable!("a redis job")
+        };
+        connection_info(job).unwrap_err()
+    }
+
+    #[test]
+    fn a_refused_url_says_which_part_and_never_the_password() {
+        let port = refusal("redis://:hunter2@127.0.0.1:99999/0");
+        assert_eq!(
+            port,
+            "url `redis://:***@127.0.0.1:99999/0` is not usable: invalid port number; a port \
+             is a whole number from 1 to 65535"
+        );
+        let db = refusal("redis://127.0.0.1/abc");
+        let number = "Invalid database number; the path after the host is the database's \
+                      number, like `/0`";
+        assert!(db.ends_with(number), "{db}");
+        let key = refusal("redis://127.0.0.1/0?protocl=resp3");
+        assert!(
+            key.ends_with("unknown parameter `protocl`; did you mean `protocol`?"),
+            "{key}"
+        );
     }
 }

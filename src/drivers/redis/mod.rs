@@ -74,6 +74,17 @@ pub struct RedisTarget {
 }
 
 impl PreparedRedis {
+    /// What can be found out without a connection: that the redis crate reads the URL. For
+    /// `plimsoll validate`, and the first step of `prepare`.
+    pub fn check(job: &RedisJob) -> Result<(), SetupError> {
+        Self::connection_info(job).map(|_| ())
+    }
+
+    fn connection_info(job: &RedisJob) -> Result<redis::ConnectionInfo, SetupError> {
+        client::connection_info(job)
+            .map_err(|message| SetupError::input_at(&job.name, "url", message))
+    }
+
     /// Checks the URL, connects once to see the server answer, and runs the prefill. No
     /// measured load yet. `duration` is the workload's measured duration (a ramp's default
     /// length).
@@ -88,7 +99,8 @@ impl PreparedRedis {
             source,
         };
         let url = redact_url(&job.url);
-        let client = client::client(job).map_err(input)?;
+        let info = Self::connection_info(job)?;
+        let client = client::client(job, info).map_err(input)?;
         let dialer = Dialer::new(job, client.get_connection_info()).map_err(input)?;
         let plan = Plan::new(job).map_err(|e| input(format!("keys: {e}")))?;
         let (version, prefill) = prefill::check_and_fill(job, &client, &plan)

@@ -52,9 +52,16 @@ pub trait Backend: Send + Sync + 'static {
     const DIALECT: Dialect;
     type Conn: Conn;
     type Admin: Admin;
+    /// The job's URL as the client library reads it.
+    type Url;
 
-    /// Reads the job's URL and connection keys; the message says what is wrong with them.
-    fn new(job: &SqlJob) -> Result<Self, String>
+    /// Reads the job's URL the way the client library will, so that `plimsoll validate`
+    /// refuses what a run would; the message names the part at fault and never the password.
+    fn parse_url(job: &SqlJob) -> Result<Self::Url, String>;
+
+    /// Builds the backend from the URL read by [`Backend::parse_url`] and the job's other
+    /// connection keys; the message says what is wrong with them.
+    fn new(job: &SqlJob, url: Self::Url) -> Result<Self, String>
     where
         Self: Sized;
 
@@ -180,6 +187,16 @@ pub struct SqlTarget {
 }
 
 impl<B: Backend> PreparedSql<B> {
+    /// What can be found out without a connection: that the client library reads the URL.
+    /// For `plimsoll validate`, and the first step of `prepare`.
+    pub fn check(job: &SqlJob) -> Result<(), SetupError> {
+        Self::url(job).map(|_| ())
+    }
+
+    fn url(job: &SqlJob) -> Result<B::Url, SetupError> {
+        B::parse_url(job).map_err(|message| SetupError::input_at(&job.name, "url", message))
+    }
+
     /// Connects, runs init (built-in workloads) or the setup statements (custom), and
     /// prepares every statement once, so that a statement the server refuses, or one whose
     /// parameters do not fit its placeholders, fails here with a message rather than at every
@@ -194,7 +211,7 @@ impl<B: Backend> PreparedSql<B> {
             key: None,
             message,
         };
-        let backend = B::new(job).map_err(input)?;
+        let backend = B::new(job, Self::url(job)?).map_err(input)?;
         let seed = job.seed.unwrap_or(0);
         let built = builtin::build(&job.workload, seed).map_err(input)?;
         let (tables, mark, rows) = (built.tables, built.mark, built.rows);
