@@ -497,6 +497,12 @@ fn a_url_its_client_cannot_read_is_refused_by_validate_as_by_run_at_the_url_key(
             "mysql://root:SEKRIT6@127.0.0.1:99999/test".to_owned(),
             "invalid port number",
         ),
+        // Left unread, this mode ran the job unencrypted.
+        (
+            "mysql",
+            format!("{my}?ssl-mode=REQUIRD"),
+            "ssl-mode `REQUIRD` is not a TLS mode; use REQUIRED or DISABLED",
+        ),
         (
             "mysql",
             format!("{my}?sslmod=require"),

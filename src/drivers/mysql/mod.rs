@@ -13,7 +13,7 @@ use mysql_async::{Opts, OptsBuilder, SslOpts, UrlError};
 
 use crate::drivers::sql::{Backend, PreparedSql, SqlError, SqlErrorKind};
 use crate::tls::{Trust, refused_certificate, root_certificates};
-use crate::workload::{Dialect, SqlJob, asks_for_tls, redact_url, suggest_name};
+use crate::workload::{Dialect, SqlJob, redact_url, suggest_name};
 
 use admin::MyAdmin;
 use conn::{MyConn, classify};
@@ -113,6 +113,58 @@ fn client_url(url: &str) -> String {
     }
 }
 
+/// Whether the URL's query asks for TLS. A mode that is not one plimsoll carries out is
+/// refused: left unread, a misspelt `REQUIRED` would run unencrypted without a word.
+fn tls_mode(url: &str) -> Result<bool, String> {
+    let Some((_, query)) = url.split_once('?') else {
+        return Ok(false);
+    };
+    let mut tls = false;
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let asks = match key.to_ascii_lowercase().as_str() {
+            "ssl-mode" | "ssl_mode" => ssl_mode(key, value)?,
+            "sslmode" => match value.to_ascii_lowercase().as_str() {
+                "require" => true,
+                "disable" => false,
+                _ => {
+                    return Err(format!(
+                        "sslmode `{value}` is not a TLS mode plimsoll takes for MySQL; use \
+                         require or disable (or ssl-mode=REQUIRED or DISABLED)"
+                    ));
+                }
+            },
+            "require_ssl" => match value.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(format!("require_ssl `{value}` is neither true nor false")),
+            },
+            _ => false,
+        };
+        tls |= asks;
+    }
+    Ok(tls)
+}
+
+/// MySQL's own `ssl-mode` words, as its clients take them (in any case).
+fn ssl_mode(key: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_uppercase().as_str() {
+        "REQUIRED" => Ok(true),
+        "DISABLED" => Ok(false),
+        "PREFERRED" => Err(format!(
+            "{key} PREFERRED (TLS only if the server offers it) is not supported, so that a \
+             run is known to be encrypted or not; use REQUIRED or DISABLED"
+        )),
+        "VERIFY_CA" | "VERIFY_IDENTITY" => Err(format!(
+            "{key} {value} is not needed: plimsoll's REQUIRED checks the server's certificate \
+             and host name, unless tls_insecure = true; use REQUIRED"
+        )),
+        _ => Err(format!(
+            "{key} `{value}` is not a TLS mode; use REQUIRED or DISABLED"
+        )),
+    }
+}
+
 /// mysql_async's reason, with the key meant when a key is unknown.
 fn url_reason(error: &UrlError) -> String {
     let param = match error {
@@ -162,7 +214,7 @@ impl Backend for Mysql {
     fn parse_url(job: &SqlJob) -> Result<MysqlUrl, String> {
         let unusable =
             |reason: String| format!("url `{}` is not usable: {reason}", redact_url(&job.url));
-        let tls = asks_for_tls(&job.url);
+        let tls = tls_mode(&job.url).map_err(unusable)?;
         let opts = Opts::from_url(&client_url(&job.url)).map_err(|e| unusable(url_reason(&e)))?;
         if opts.db_name().is_none() && job.schema.is_none() {
             return Err(format!(
@@ -225,6 +277,33 @@ mod tests {
             "mysql://h/db?pool_max=5"
         );
         assert_eq!(client_url("mysql://h/db"), "mysql://h/db");
+    }
+
+    #[test]
+    fn a_tls_mode_is_one_plimsoll_carries_out_or_refused() {
+        assert_eq!(tls_mode("mysql://h/db?ssl-mode=REQUIRED"), Ok(true));
+        assert_eq!(
+            tls_mode("mysql://h/db?pool_max=5&ssl_mode=required"),
+            Ok(true)
+        );
+        assert_eq!(tls_mode("mysql://h/db?sslmode=require"), Ok(true));
+        assert_eq!(tls_mode("mysql://h/db?require_ssl=true"), Ok(true));
+        assert_eq!(tls_mode("mysql://h/db?ssl-mode=DISABLED"), Ok(false));
+        assert_eq!(tls_mode("mysql://h/db"), Ok(false));
+        let typo = tls_mode("mysql://h/db?ssl-mode=REQUIRD").unwrap_err();
+        assert_eq!(
+            typo,
+            "ssl-mode `REQUIRD` is not a TLS mode; use REQUIRED or DISABLED"
+        );
+        for refused in [
+            "ssl-mode=PREFERRED",
+            "ssl-mode=VERIFY_IDENTITY",
+            "sslmode=verify-full",
+            "require_ssl=yes",
+        ] {
+            let url = format!("mysql://h/db?{refused}");
+            assert!(tls_mode(&url).is_err(), "{refused}");
+        }
     }
 
     #[test]
