@@ -543,6 +543,39 @@ fn a_url_its_client_cannot_read_is_refused_by_validate_as_by_run_at_the_url_key(
 }
 
 #[test]
+fn a_fixed_request_url_on_another_origin_is_refused_at_that_request() {
+    let dir = scratch();
+    let body = "name = \"o\"\nduration = \"1s\"\n\n[[jobs]]\nkind = \"http\"\nname = \"web\"\n\
+                base_url = \"http://127.0.0.1:18931\"\nops = 1\n\
+                requests = [{ path = \"/\" }, { url = \"http://u:SEKRIT7@127.0.0.2:18931/\" }]\n";
+    let workload = write_workload(dir.path(), body);
+    for command in ["validate", "run"] {
+        let out = plimsoll()
+            .arg(command)
+            .arg(&workload)
+            .args(["-o", "run"].iter().filter(|_| command == "run"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("workload.toml:9:37: jobs[0].requests[1].url (web): "),
+            "{command}: placed at the request's url: {stderr}"
+        );
+        assert!(
+            stderr.contains("a job sends to one origin, its base_url's (http://127.0.0.1:18931)"),
+            "{command}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("SEKRIT"),
+            "{command}: password shown: {stderr}"
+        );
+    }
+    assert!(!dir.path().join("run").exists(), "refused before any load");
+}
+
+#[test]
 fn comparing_runs_that_share_no_operation_is_bad_input() {
     let dir = scratch();
     let mut results = Vec::new();

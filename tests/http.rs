@@ -219,6 +219,31 @@ fn failed_checks_are_counted_per_check_and_timed_apart() {
 }
 
 #[test]
+fn a_templated_url_that_renders_on_another_origin_is_counted_as_that() {
+    let server = TestServer::start(ServerConfig::default());
+    let port = server.addr.port();
+    // Half the draws name 127.0.0.2, another origin than the base URL's 127.0.0.1.
+    let results = run(
+        "30s",
+        &server.url(),
+        &format!(
+            "ops = 200\nseed = 1\nvalues = {{ n = {{ kind = \"int\", min = 1, max = 2 }} }}\n\
+             requests = [{{ name = \"either\", url = \"http://127.0.0.{{{{ n }}}}:{port}/\" }}]\n"
+        ),
+    );
+    let sent = op(&results, "either").count;
+    let off = errors(&results, "check failed: url off the base URL's origin");
+    assert_eq!(errors(&results, "check failed: template rendering"), 0);
+    assert!(sent > 40 && off > 40, "sent {sent}, off the origin {off}");
+    assert_eq!(sent + off, 200);
+    assert_eq!(
+        server.stats.requests(),
+        sent,
+        "nothing went to the other origin"
+    );
+}
+
+#[test]
 fn the_open_model_keeps_its_rate_and_drops_beyond_the_in_flight_limit() {
     // 2 workers of 100 ms serve 20 requests per second at most; offered 50 per second with
     // 2 requests in flight at most, the rest must be dropped, not queued.

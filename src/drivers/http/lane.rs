@@ -136,10 +136,10 @@ impl HttpLane {
         let intended = ticket.intended.unwrap_or_else(Instant::now);
         let rendered = match self.plan.render(op, &mut self.rng, &self.captures) {
             Ok(r) => r,
-            Err(message) => {
-                tracing::debug!(%message, "request not rendered");
+            Err(unsendable) => {
+                tracing::debug!(message = unsendable.message(), "request not rendered");
                 let end = Instant::now();
-                let kind = ErrorKind::Check("template rendering");
+                let kind = unsendable.kind();
                 shared
                     .recorder
                     .borrow_mut()

@@ -106,7 +106,11 @@ impl PreparedHttp {
             key: None,
             message,
         };
-        let plan = Plan::new(job).map_err(input)?;
+        let plan = Plan::new(job).map_err(|refusal| SetupError::Input {
+            job: job.name.clone(),
+            key: refusal.key,
+            message: refusal.message,
+        })?;
         let addr = resolve(&plan.origin).map_err(input)?;
         let tls = tls::connector(job, &plan.origin).map_err(input)?;
         let connector = Connector {

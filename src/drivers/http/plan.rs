@@ -17,7 +17,7 @@ use rand::RngExt as _;
 use rand::rngs::SmallRng;
 
 use super::values::Generator;
-use crate::measure::OpId;
+use crate::measure::{ErrorKind, OpId};
 use crate::workload::{
     CaptureSpec, CheckSpec, HttpJob, JourneySpec, RequestSpec, redact_url, status_class,
 };
@@ -84,6 +84,33 @@ impl Origin {
             && uri.port_u16().unwrap_or(default_port) == self.port
     }
 
+    /// The origin as a URL: `http://127.0.0.1:8080`, without any user or password.
+    fn shown(&self) -> String {
+        format!("{}://{}", self.scheme, self.authority)
+    }
+
+    /// `url` as a request's target, when it is a whole URL on this origin.
+    fn target(&self, url: &str) -> Result<Uri, Unsendable> {
+        let shown = redact_url(url);
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| Unsendable::Template(format!("url `{shown}` is not a URL: {e}")))?;
+        if uri.scheme().is_none() || uri.host().is_none() {
+            return Err(Unsendable::Template(format!(
+                "url `{shown}` is not a whole URL with a scheme and a host; for a path after \
+                 base_url write `path` instead"
+            )));
+        }
+        if !self.owns(&uri) {
+            return Err(Unsendable::OffOrigin(format!(
+                "url `{shown}` is on another origin than the job's: a job sends to one origin, \
+                 its base_url's ({}); use a URL on it, or give the other origin a job of its own",
+                self.shown()
+            )));
+        }
+        Ok(uri)
+    }
+
     fn uri(&self, path_and_query: &str) -> Result<Uri, String> {
         let pq: PathAndQuery = format!("{}{path_and_query}", self.prefix)
             .parse()
@@ -94,6 +121,51 @@ impl Origin {
             .path_and_query(pq)
             .build()
             .map_err(|e| e.to_string())
+    }
+}
+
+/// Why a request could not be made ready to send. Each is counted under its own kind, so a
+/// URL on the wrong origin is not taken for a template that failed.
+#[derive(Debug)]
+pub(super) enum Unsendable {
+    /// A template did not render, or rendered to something HTTP cannot carry.
+    Template(String),
+    /// A templated `url` rendered to a URL on another origin than the job's.
+    OffOrigin(String),
+}
+
+impl Unsendable {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Unsendable::Template(_) => ErrorKind::Check("template rendering"),
+            Unsendable::OffOrigin(_) => ErrorKind::Check("url off the base URL's origin"),
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Unsendable::Template(message) | Unsendable::OffOrigin(message) => message,
+        }
+    }
+}
+
+impl From<String> for Unsendable {
+    fn from(message: String) -> Self {
+        Unsendable::Template(message)
+    }
+}
+
+/// Why a job's requests cannot be planned: what to fix, and the key at fault (a path inside
+/// the job, `requests[1].url`) when the message is about one.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl From<String> for Refusal {
+    fn from(message: String) -> Self {
+        Refusal { key: None, message }
     }
 }
 
@@ -203,7 +275,7 @@ pub(super) struct Plan {
 impl Plan {
     /// Compiles the job's requests or journeys. Reads body files and CSV values; the
     /// message says what to fix.
-    pub fn new(job: &HttpJob) -> Result<Plan, String> {
+    pub fn new(job: &HttpJob) -> Result<Plan, Refusal> {
         let seed = job.seed.unwrap_or(0);
         let origin = Origin::parse(&job.base_url)?;
         let generators = job
@@ -213,6 +285,7 @@ impl Plan {
             .collect::<Result<Vec<_>, _>>()?;
         let mut builder = Builder {
             job,
+            origin: &origin,
             env: Environment::new(),
             generators: &generators,
             ops: Vec::new(),
@@ -259,7 +332,7 @@ impl Plan {
         op: OpId,
         rng: &mut SmallRng,
         captures: &BTreeMap<String, Value>,
-    ) -> Result<Rendered, String> {
+    ) -> Result<Rendered, Unsendable> {
         let op = &self.ops[op.0 as usize];
         let mut context: BTreeMap<&str, Value> = captures
             .iter()
@@ -271,16 +344,7 @@ impl Plan {
         }
         let target = self.text(&op.target, &context)?;
         let uri = if op.absolute {
-            let uri: Uri = target
-                .parse()
-                .map_err(|e| format!("url `{}` is not a URL: {e}", redact_url(&target)))?;
-            if !self.origin.owns(&uri) {
-                return Err(format!(
-                    "url `{}` is not on the base URL's origin",
-                    redact_url(&target)
-                ));
-            }
-            uri
+            self.origin.target(&target)?
         } else {
             self.origin.uri(&target)?
         };
@@ -361,6 +425,7 @@ fn running_sums(weights: impl Iterator<Item = u32>) -> Vec<u64> {
 
 struct Builder<'a> {
     job: &'a HttpJob,
+    origin: &'a Origin,
     env: Environment<'static>,
     generators: &'a [Generator],
     ops: Vec<Op>,
@@ -368,7 +433,7 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn add_journey(&mut self, journey: &JourneySpec, j: usize) -> Result<Journey, String> {
+    fn add_journey(&mut self, journey: &JourneySpec, j: usize) -> Result<Journey, Refusal> {
         let first_op = self.ops.len();
         for (i, step) in journey.steps.iter().enumerate() {
             let at = format!("journeys[{j}].steps[{i}]");
@@ -381,11 +446,18 @@ impl Builder<'_> {
         })
     }
 
-    fn add(&mut self, request: &RequestSpec, name: String, at: &str) -> Result<(), String> {
+    fn add(&mut self, request: &RequestSpec, name: String, at: &str) -> Result<(), Refusal> {
         let mut uses = Vec::new();
         let method = Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("{at}: `{}` is not an HTTP method", request.method))?;
         let target = self.text(request.target(), &format!("{at}.target"), &mut uses)?;
+        // A fixed URL is known now; a templated one only when it renders, and is counted then.
+        if let (Some(_), Text::Fixed(url)) = (&request.url, &target) {
+            self.origin.target(url).map_err(|refused| Refusal {
+                key: Some(format!("{at}.url")),
+                message: refused.message().to_owned(),
+            })?;
+        }
         let mut headers = Vec::new();
         let merged = self.job.headers.iter().filter(|(k, _)| {
             !request
