@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use plimsoll::report::{format, html};
+use plimsoll::report::{format, html, series};
 use plimsoll::results::RunResults;
 
 const FIXTURE: &str = concat!(
@@ -220,6 +220,98 @@ fn the_report_shows_the_numbers_the_results_file_holds() {
         assert!(!page.contains(fetch), "the page fetches nothing: {fetch}");
     }
     insta::assert_snapshot!(text);
+}
+
+/// Figures made of one interval each: the time charts' points, by chart id.
+fn chart_points(results: &RunResults) -> Vec<(String, Vec<(f64, f64)>)> {
+    let jobs = results.jobs.iter().enumerate();
+    let charts = jobs.flat_map(|(i, job)| series::job_charts(results, i, job));
+    let over_time = charts.filter(|c| c.id.ends_with("-throughput") || c.id.contains("-latency-"));
+    over_time
+        .flat_map(|c| c.lines.into_iter().map(move |l| (c.id.clone(), l.points)))
+        .collect()
+}
+
+#[test]
+fn the_drain_after_the_requested_end_is_left_out_of_the_time_charts_and_said_so() {
+    let dir = scratch();
+    let mut results = fixture();
+    // As a run writes it: the last interval lasts only as long as the drain did.
+    let measured = results.measured_ns;
+    for job in &mut results.jobs {
+        let drain = job.intervals.last_mut().unwrap();
+        assert!(
+            drain.start_ns >= results.duration_requested_ns,
+            "the fixture drains"
+        );
+        drain.duration_ns = measured - drain.start_ns;
+    }
+    let path = dir.path().join("drain.json");
+    std::fs::write(&path, serde_json::to_string(&results).unwrap()).unwrap();
+
+    let requested_s = results.duration_requested_ns as f64 / 1e9;
+    for (id, points) in chart_points(&results) {
+        assert!(!points.is_empty(), "{id} draws the measured intervals");
+        assert!(
+            points.iter().all(|p| p.0 < requested_s),
+            "{id} draws the drain: {points:?}"
+        );
+    }
+    let page = report(&path, &dir.path().join("out"));
+    let figures = figures(&page);
+    for (i, job) in results.jobs.iter().enumerate() {
+        let drain = job.intervals.last().unwrap();
+        let count: u64 = drain.ops.iter().map(|o| o.count).sum();
+        let note = format!(
+            "Not drawn: the drain after the requested end ({} from {:.2} s, {count} operation{} \
+             still in flight at the end); results.json keeps it.",
+            format::latency(Some(measured - drain.start_ns)),
+            drain.start_ns as f64 / 1e9,
+            if count == 1 { "" } else { "s" },
+        );
+        let caption = |id: String| {
+            let (_, markup) = figures.iter().find(|f| f.0 == id).unwrap();
+            visible_text(markup)
+        };
+        let text = caption(format!("job{}-{}-throughput", i + 1, job.name));
+        assert!(text.contains(&note), "{text}");
+        // A latency chart says so only when the drain held some of its operation.
+        for op in &job.operations {
+            let text = caption(format!("job{}-{}-latency-{}", i + 1, job.name, op.op));
+            let drained = drain.ops.iter().any(|o| o.op == op.op);
+            assert_eq!(text.contains("Not drawn: the drain"), drained, "{text}");
+        }
+    }
+}
+
+#[test]
+fn a_stopped_run_leaves_out_only_a_last_sliver_too_short_to_plot() {
+    let mut results = fixture();
+    // Stopped 50 ms into the interval from 2.5 s: that part is a sliver; the one before is whole.
+    results.status = plimsoll::results::RunStatus::Interrupted;
+    results.measured_ns = 2_550_000_000;
+    for job in &mut results.jobs {
+        job.intervals.retain(|i| i.start_ns < results.measured_ns);
+        let last = job.intervals.last_mut().unwrap();
+        last.duration_ns = results.measured_ns - last.start_ns;
+    }
+    for (id, points) in chart_points(&results) {
+        let latest = points.iter().map(|p| p.0).fold(0.0, f64::max);
+        assert!(
+            latest > 2.0 && latest < 2.5,
+            "{id} ends at the last whole interval: {points:?}"
+        );
+    }
+    let charts = series::job_charts(&results, 0, &results.jobs[0]);
+    let note = charts[0].note.as_deref().unwrap_or_default();
+    assert!(
+        note.starts_with("Not drawn: the last 50.0ms from 2.50 s (")
+            && note.ends_with(
+                "under a fifth of an interval and too short to plot; results.json \
+                               keeps it."
+            ),
+        "{note}"
+    );
 }
 
 #[test]

@@ -346,6 +346,7 @@ fn hockey_stick(c: &CapacityResults) -> Chart {
         bands: Vec::new(),
         x_span: None,
         marks,
+        note: None,
     }
 }
 
@@ -393,6 +394,7 @@ fn offered(c: &CapacityResults) -> Chart {
         bands: Vec::new(),
         x_span: None,
         marks,
+        note: None,
     }
 }
 
@@ -445,5 +447,6 @@ fn usl_chart(c: &CapacityResults) -> Option<Chart> {
         bands: Vec::new(),
         x_span: None,
         marks: vec![Mark::Dots(0)],
+        note: None,
     })
 }

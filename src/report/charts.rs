@@ -51,6 +51,8 @@ pub struct Chart {
     pub x_span: Option<(f64, f64)>,
     /// Drawn over the lines: dots on a line's points, a bound, a marked point.
     pub marks: Vec<Mark>,
+    /// A sentence under the chart, such as what it leaves out.
+    pub note: Option<String>,
 }
 
 /// Something drawn over a chart's lines.

@@ -100,7 +100,7 @@ fn chart_files(
         id: chart.id,
         title: chart.title,
         png,
-        note: None,
+        note: chart.note,
     })
 }
 

@@ -63,6 +63,7 @@ fn chart(id: &str, title: &str, y_label: &str, lines: Vec<Line>, span: (f64, f64
         bands: Vec::new(),
         x_span: Some(span),
         marks: Vec::new(),
+        note: None,
     }
 }
 

@@ -8,6 +8,8 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 
 use super::charts::{Axis, Band, Chart, Line, Scale};
+use super::format;
+use super::html::grouped;
 use crate::measure::{LatencyHistogram, Quantile, Value};
 use crate::results::{EncodedHistogram, IntervalResults, JobResults, OpResults, RunResults};
 
@@ -62,14 +64,15 @@ impl Unit {
 pub fn job_charts(results: &RunResults, index: usize, job: &JobResults) -> Vec<Chart> {
     let prefix = format!("job{}-{}", index + 1, file_safe(&job.name));
     let warmup = warmup_band(results);
-    let measured = results.measured_ns;
     let span = TimeSpan {
         warmup: &warmup,
-        measured_ns: measured,
+        requested_ns: results.duration_requested_ns,
+        measured_ns: results.measured_ns,
+        interval_ns: results.interval_ns,
         from_s: -(results.warmup_ns as f64 / 1e9),
-        to_s: (measured as f64 / 1e9).max(1e-3),
+        to_s: (results.measured_ns as f64 / 1e9).max(1e-3),
     };
-    let mut charts = vec![throughput(&prefix, job, measured, span)];
+    let mut charts = vec![throughput(&prefix, job, span)];
     charts.extend(
         op_names(job)
             .iter()
@@ -81,7 +84,7 @@ pub fn job_charts(results: &RunResults, index: usize, job: &JobResults) -> Vec<C
         charts.push(histogram(&prefix, job, &ops));
     }
     if job.total_errors() > 0 {
-        charts.push(errors_over_time(&prefix, job, measured, span));
+        charts.push(errors_over_time(&prefix, job, span));
     }
     charts
 }
@@ -99,13 +102,83 @@ pub fn file_safe(name: &str) -> String {
         .collect()
 }
 
-/// The x extent of time charts: warmup (shaded, before zero) and the measured window.
+/// The x extent of time charts, warmup (shaded, before zero) and the measured window, and
+/// which intervals they draw.
 #[derive(Clone, Copy)]
 struct TimeSpan<'a> {
     warmup: &'a [Band],
+    requested_ns: u64,
     measured_ns: u64,
+    interval_ns: u64,
     from_s: f64,
     to_s: f64,
+}
+
+impl TimeSpan<'_> {
+    /// The part of an interval inside the measured window: the last one is cut short when the
+    /// run ends (or is stopped) part-way through it.
+    fn measured_part_ns(&self, i: &IntervalResults) -> u64 {
+        (i.start_ns + i.duration_ns)
+            .min(self.measured_ns)
+            .saturating_sub(i.start_ns)
+    }
+
+    /// An interval from the requested end on holds only the operations still in flight then,
+    /// over the few milliseconds the slowest of them took to finish.
+    fn is_drain(&self, i: &IntervalResults) -> bool {
+        i.start_ns >= self.requested_ns
+    }
+
+    /// Whether time charts draw the interval: not the drain, whose few stragglers would read
+    /// as a latency spike and a collapse in throughput, and not a last sliver of a stopped run
+    /// too short to say much. The sliver is measured against the run's interval, as results
+    /// give the last interval only the length it ran.
+    fn draws(&self, i: &IntervalResults) -> bool {
+        let part = self.measured_part_ns(i);
+        !self.is_drain(i) && part > 0 && part * MIN_RATE_SHARE_INV >= self.interval_ns
+    }
+
+    /// A rate point at the interval's midpoint, for an interval the charts draw.
+    fn rate_point(&self, n: u64, i: &IntervalResults) -> Option<(f64, f64)> {
+        let part = self.measured_part_ns(i);
+        self.draws(i)
+            .then(|| (midpoint_s(i), n as f64 * 1e9 / part as f64))
+    }
+
+    /// The caption's word on the intervals left out, with the operations of `op` (of every
+    /// kind when `None`) that ended in them; none when no such operation was left out.
+    fn left_out_note(&self, job: &JobResults, op: Option<&str>) -> Option<String> {
+        let left: Vec<&IntervalResults> = job.intervals.iter().filter(|i| !self.draws(i)).collect();
+        let first = left.first()?;
+        let count: u64 = left
+            .iter()
+            .flat_map(|i| &i.ops)
+            .filter(|o| op.is_none_or(|op| o.op == op))
+            .map(|o| o.count)
+            .sum();
+        if op.is_some() && count == 0 {
+            return None;
+        }
+        let length = format::latency(Some(left.iter().map(|i| self.measured_part_ns(i)).sum()));
+        let from_s = first.start_ns as f64 / 1e9;
+        let operations = format!(
+            "{} operation{}",
+            grouped(count),
+            if count == 1 { "" } else { "s" }
+        );
+        let what = if left.iter().all(|i| self.is_drain(i)) {
+            format!(
+                "the drain after the requested end ({length} from {from_s:.2} s, {operations} \
+                 still in flight at the end)"
+            )
+        } else {
+            format!(
+                "the last {length} from {from_s:.2} s ({operations}), under a fifth of an \
+                 interval and too short to plot"
+            )
+        };
+        Some(format!("Not drawn: {what}; results.json keeps it."))
+    }
 }
 
 fn warmup_band(results: &RunResults) -> Vec<Band> {
@@ -134,28 +207,15 @@ fn midpoint_s(i: &IntervalResults) -> f64 {
     (i.start_ns as f64 + i.duration_ns as f64 / 2.0) / 1e9
 }
 
-/// The part of an interval inside the measured window: the last one is cut short when the
-/// run ends (or is interrupted) part-way through it.
-fn measured_ns(i: &IntervalResults, measured_ns: u64) -> u64 {
-    (i.start_ns + i.duration_ns)
-        .min(measured_ns)
-        .saturating_sub(i.start_ns)
-}
-
-/// A rate point at the interval's midpoint, or none for a sliver too short to plot (the
-/// in-flight operations drained after the window closed): a handful of operations there would
-/// read as a collapse.
-fn rate_point(n: u64, i: &IntervalResults, measured: u64) -> Option<(f64, f64)> {
-    let span = measured_ns(i, measured);
-    is_full_enough(i, measured).then(|| (midpoint_s(i), n as f64 * 1e9 / span as f64))
-}
-
-fn is_full_enough(i: &IntervalResults, measured: u64) -> bool {
-    let span = measured_ns(i, measured);
-    span > 0 && span * MIN_RATE_SHARE_INV >= i.duration_ns
-}
-
-fn time_chart(id: String, title: String, y: Axis, lines: Vec<Line>, span: TimeSpan) -> Chart {
+/// A chart over the measured window, `note` saying what it leaves out.
+fn time_chart(
+    id: String,
+    title: String,
+    y: Axis,
+    lines: Vec<Line>,
+    span: TimeSpan,
+    note: Option<String>,
+) -> Chart {
     Chart {
         id,
         title,
@@ -168,10 +228,11 @@ fn time_chart(id: String, title: String, y: Axis, lines: Vec<Line>, span: TimeSp
         bands: span.warmup.to_vec(),
         x_span: Some((span.from_s, span.to_s)),
         marks: Vec::new(),
+        note,
     }
 }
 
-fn throughput(prefix: &str, job: &JobResults, measured: u64, span: TimeSpan) -> Chart {
+fn throughput(prefix: &str, job: &JobResults, span: TimeSpan) -> Chart {
     let lines = op_names(job)
         .into_iter()
         .map(|op| {
@@ -180,30 +241,31 @@ fn throughput(prefix: &str, job: &JobResults, measured: u64, span: TimeSpan) -> 
                 .iter()
                 .filter_map(|i| {
                     let count = i.ops.iter().find(|o| o.op == op).map_or(0, |o| o.count);
-                    rate_point(count, i, measured)
+                    span.rate_point(count, i)
                 })
                 .collect();
             Line { name: op, points }
         })
-        .chain(open_model_lines(job, measured))
+        .chain(open_model_lines(job, span))
         .collect();
     let y = Axis {
         label: "throughput (operations/s)".to_owned(),
         scale: Scale::Linear,
     };
     let title = format!("{}: throughput", job.name);
-    time_chart(format!("{prefix}-throughput"), title, y, lines, span)
+    let note = span.left_out_note(job, None);
+    time_chart(format!("{prefix}-throughput"), title, y, lines, span, note)
 }
 
 /// Open model: the target rate per interval, from the rate profile, and the rate sent.
-fn open_model_lines(job: &JobResults, measured: u64) -> Vec<Line> {
+fn open_model_lines(job: &JobResults, span: TimeSpan) -> Vec<Line> {
     let Some(profile) = job.load.as_ref().and_then(|l| l.profile.as_ref()) else {
         return Vec::new();
     };
     let target = job
         .intervals
         .iter()
-        .filter(|i| is_full_enough(i, measured))
+        .filter(|i| span.draws(i))
         .map(|i| {
             let (from, to) = (
                 i.start_ns as f64 / 1e9,
@@ -216,7 +278,7 @@ fn open_model_lines(job: &JobResults, measured: u64) -> Vec<Line> {
     let sent = job
         .intervals
         .iter()
-        .filter_map(|i| rate_point(i.schedule?.sent_ops, i, measured))
+        .filter_map(|i| span.rate_point(i.schedule?.sent_ops, i))
         .collect();
     vec![
         Line {
@@ -234,7 +296,7 @@ fn latency_over_time(prefix: &str, job: &JobResults, op: &str, span: TimeSpan) -
     let samples: Vec<(f64, [Option<u64>; 4])> = job
         .intervals
         .iter()
-        .filter(|i| is_full_enough(i, span.measured_ns))
+        .filter(|i| span.draws(i))
         .filter_map(|i| Some((i, i.ops.iter().find(|o| o.op == op)?)))
         .map(|(i, o)| {
             let l = o.latency_ns;
@@ -260,7 +322,8 @@ fn latency_over_time(prefix: &str, job: &JobResults, op: &str, span: TimeSpan) -
     };
     let id = format!("{prefix}-latency-{}", file_safe(op));
     let title = format!("{}: {op} latency per interval", job.name);
-    time_chart(id, title, y, lines, span)
+    let note = span.left_out_note(job, Some(op));
+    time_chart(id, title, y, lines, span, note)
 }
 
 fn spectrum(prefix: &str, job: &JobResults, ops: &[&OpResults]) -> Chart {
@@ -300,6 +363,7 @@ fn spectrum(prefix: &str, job: &JobResults, ops: &[&OpResults]) -> Chart {
         bands: Vec::new(),
         x_span: None,
         marks: Vec::new(),
+        note: None,
     }
 }
 
@@ -373,6 +437,7 @@ fn histogram(prefix: &str, job: &JobResults, ops: &[&OpResults]) -> Chart {
         bands: Vec::new(),
         x_span: None,
         marks: Vec::new(),
+        note: None,
     }
 }
 
@@ -408,7 +473,7 @@ fn raw_histogram(base64_data: &str) -> Option<Histogram<u64>> {
     Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
 }
 
-fn errors_over_time(prefix: &str, job: &JobResults, measured: u64, span: TimeSpan) -> Chart {
+fn errors_over_time(prefix: &str, job: &JobResults, span: TimeSpan) -> Chart {
     let mut kinds: Vec<String> = Vec::new();
     for e in job
         .intervals
@@ -429,7 +494,7 @@ fn errors_over_time(prefix: &str, job: &JobResults, measured: u64, span: TimeSpa
                 .filter_map(|i| {
                     let n = i.ops.iter().flat_map(|o| &o.errors);
                     let n = n.filter(|e| e.kind == kind).map(|e| e.count).sum();
-                    rate_point(n, i, measured)
+                    span.rate_point(n, i)
                 })
                 .collect();
             Line { name: kind, points }
@@ -440,7 +505,8 @@ fn errors_over_time(prefix: &str, job: &JobResults, measured: u64, span: TimeSpa
         scale: Scale::Linear,
     };
     let title = format!("{}: errors by kind", job.name);
-    time_chart(format!("{prefix}-errors"), title, y, lines, span)
+    let note = span.left_out_note(job, None);
+    time_chart(format!("{prefix}-errors"), title, y, lines, span, note)
 }
 
 #[cfg(test)]
