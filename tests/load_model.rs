@@ -53,11 +53,27 @@ fn the_open_model_needs_exactly_one_rate_profile() {
     let message = only("load = { model = \"open\" }\n");
     assert!(message.contains("jobs[0].load.model"), "{message}");
     assert!(
-        message.contains("exactly one of rate, ramp or stages"),
+        message.contains("needs one of rate, ramp or stages; add one"),
         "{message}"
     );
     let both = "load = { model = \"open\", rate = \"1k\", ramp = { from = \"1\", to = \"2\" } }\n";
-    assert!(only(both).contains("exactly one of rate, ramp or stages"));
+    assert_eq!(
+        only(both),
+        "w.toml:8:46: jobs[0].load.ramp (cache): both rate and ramp are given, but the open \
+         model takes only one of rate, ramp or stages; give only one of them and remove the other"
+    );
+    let all = "[jobs.load]\nmodel = \"open\"\nrate = \"1k\"\nramp = { from = \"1\", to = \"2\" }\n\
+               stages = [{ rate = \"5\", duration = \"1s\" }]\n";
+    let message = only(all);
+    assert!(
+        message.starts_with("w.toml:11:8: jobs[0].load.ramp (cache): "),
+        "{message}"
+    );
+    assert!(
+        message.contains("give only one and remove the others"),
+        "{message}"
+    );
+    assert!(!message.contains("add one"), "{message}");
 }
 
 #[test]

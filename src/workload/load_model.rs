@@ -127,16 +127,31 @@ pub(crate) fn check(load: &LoadSpec, path: &FieldPath) -> Vec<Finding> {
     };
     let open = load.is_open();
     let profiles = [
-        load.rate.is_some(),
-        load.ramp.is_some(),
-        load.stages.is_some(),
+        ("rate", load.rate.is_some()),
+        ("ramp", load.ramp.is_some()),
+        ("stages", load.stages.is_some()),
     ];
-    let given = profiles.iter().filter(|&&p| p).count();
-    ensure(!open || given == 1, "model", &|| {
-        "the open model needs exactly one of rate, ramp or stages; add one, like \
-         `rate = \"1k\"` (operations per second for the whole job)"
+    let given: Vec<&str> = profiles.iter().filter(|p| p.1).map(|p| p.0).collect();
+    ensure(!open || !given.is_empty(), "model", &|| {
+        "the open model needs one of rate, ramp or stages; add one, like `rate = \"1k\"` \
+         (operations per second for the whole job)"
             .into()
     });
+    // Placed at the second one given, since the first reads as the choice the user made.
+    if let (true, [first, second, rest @ ..]) = (open, given.as_slice()) {
+        ensure(false, second, &|| {
+            if rest.is_empty() {
+                format!(
+                    "both {first} and {second} are given, but the open model takes only one of \
+                     rate, ramp or stages; give only one of them and remove the other"
+                )
+            } else {
+                "rate, ramp and stages are all given, but the open model takes only one of \
+                 them; give only one and remove the others"
+                    .to_owned()
+            }
+        });
+    }
     for (key, set) in [
         ("rate", load.rate.is_some()),
         ("ramp", load.ramp.is_some()),
