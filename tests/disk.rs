@@ -376,7 +376,21 @@ fn a_layout_larger_than_the_free_space_fails_as_a_machine_problem() {
     let job = job(dir.path(), "size = \"10TiB\"\npattern = \"write\"");
     match PreparedDisk::prepare(&job) {
         Err(SetupError::Failed { source, .. }) => {
-            assert!(format!("{source:#}").contains("free"), "{source:#}")
+            let message = format!("{source:#}");
+            assert!(message.contains("needs 10.0 TiB but"), "{message}");
+            // The free space is whatever the disk has, said in binary units too.
+            let free = message
+                .split(" has ")
+                .nth(1)
+                .and_then(|m| m.split(" free").next());
+            let free = free.unwrap_or_else(|| panic!("{message}"));
+            let unit = free.split(" (").next().unwrap();
+            assert!(
+                ["KiB", "MiB", "GiB", "TiB"]
+                    .iter()
+                    .any(|u| unit.ends_with(u)),
+                "{message}"
+            );
         }
         Err(e) => panic!("expected a machine failure, got {e}"),
         Ok(_) => panic!("a 10 TiB layout was accepted"),

@@ -55,6 +55,28 @@ pub fn bytes(n: f64) -> String {
     }
 }
 
+/// [`bytes`] for a size a message quotes, with the exact count after it when the short form
+/// is rounded: `1000 TiB`, `4.00 KiB`, `33.1 GiB (35540000000 bytes)`.
+pub fn bytes_exact(n: u64) -> String {
+    let short = bytes(n as f64);
+    let (number, unit) = short.split_once(' ').unwrap_or((&short, "B"));
+    let unit_bytes = match unit {
+        "KiB" => 1u64 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        _ => 1,
+    };
+    let shown = number
+        .parse::<f64>()
+        .map(|v| (v * unit_bytes as f64).round() as u64);
+    if shown == Ok(n) {
+        short
+    } else {
+        format!("{short} ({n} bytes)")
+    }
+}
+
 /// Three significant digits, without trailing noise: 1.23, 12.3, 123.
 fn three_digits(v: f64) -> String {
     if v < 10.0 {
@@ -85,5 +107,13 @@ mod tests {
         assert_eq!(bytes(4096.0), "4.00 KiB");
         assert_eq!(bytes(100.0), "100 B");
         assert_eq!(bytes(1.5 * 1024.0 * 1024.0 * 1024.0), "1.50 GiB");
+    }
+
+    #[test]
+    fn a_quoted_size_keeps_its_exact_bytes_only_when_rounded() {
+        assert_eq!(bytes_exact(1_099_511_627_776_000), "1000 TiB");
+        assert_eq!(bytes_exact(1536), "1.50 KiB");
+        assert_eq!(bytes_exact(512), "512 B");
+        assert_eq!(bytes_exact(35_540_000_000), "33.1 GiB (35540000000 bytes)");
     }
 }

@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::drivers::SetupError;
 use crate::load::{LoadError, SizeMix};
 use crate::measure::Recorder;
+use crate::report::format::bytes_exact;
 use crate::workload::{DiskJob, Engine};
 
 use lane::Lane;
@@ -224,7 +225,9 @@ fn check_shape(job: &DiskJob) -> Checked<SizeMix> {
     let sizes = SizeMix::new(&job.block_sizes())?;
     if let Some(&big) = sizes.sizes().iter().find(|&&s| s > MAX_BLOCK_SIZE) {
         return input(format!(
-            "block size {big} B is above the largest supported, 1GiB"
+            "block size {} is above the largest supported, {}",
+            bytes_exact(big),
+            bytes_exact(MAX_BLOCK_SIZE),
         ));
     }
     if job.queue_depth == 0 || job.queue_depth > MAX_QUEUE_DEPTH {

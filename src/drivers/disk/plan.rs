@@ -11,6 +11,7 @@ use rand::rngs::SmallRng;
 use super::{Checked, DEFAULT_SEED, input};
 use crate::load::{OffsetPicker, SizeMix};
 use crate::measure::OpId;
+use crate::report::format::bytes_exact;
 use crate::workload::{DiskJob, SyncKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,8 +117,10 @@ impl Plan {
         let largest = sizes.largest();
         if file_size < largest {
             return input(format!(
-                "the file is {file_size} B, smaller than the largest block size, {largest} B; \
-                 raise size or lower the block size"
+                "the file is {}, smaller than the largest block size, {}; raise size or lower \
+                 the block size",
+                bytes_exact(file_size),
+                bytes_exact(largest),
             ));
         }
         let granule = sizes.granule();
@@ -192,9 +195,11 @@ fn placement(
     let slice = (file_size / granule / u64::from(job.workers)) * granule;
     if slice < largest {
         return input(format!(
-            "{} sequential workers split the {file_size} B file into slices smaller than the \
-             largest block size, {largest} B; raise size or use fewer workers",
-            job.workers
+            "{} sequential workers split the {} file into slices smaller than the largest \
+             block size, {}; raise size or use fewer workers",
+            job.workers,
+            bytes_exact(file_size),
+            bytes_exact(largest),
         ));
     }
     Ok(Placement::Sequential { slice })

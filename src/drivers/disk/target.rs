@@ -27,7 +27,7 @@ use super::align::{self, Alignment};
 use super::facts::FsFacts;
 use super::{Checked, DEFAULT_SEED, Problem, input};
 use crate::load::SizeMix;
-use crate::report::format::bytes as bytes_text;
+use crate::report::format::{bytes as bytes_text, bytes_exact};
 use crate::workload::{DiskJob, FileLayout};
 
 /// The xattr that marks a file as laid out by plimsoll; its value is `size=<bytes>`, or
@@ -200,9 +200,11 @@ fn resolve_file(job: &DiskJob, path: PathBuf, len: u64) -> Checked<Resolved> {
         let size = wanted.unwrap_or(len);
         if size > len {
             return input(format!(
-                "{} holds {len} B, less than size = {size} B; reads past its end would come \
-                 back short: lower size, or leave it out to read the whole file",
-                path.display()
+                "{} holds {}, less than size = {}; reads past its end would come back short: \
+                 lower size, or leave it out to read the whole file",
+                path.display(),
+                bytes_exact(len),
+                bytes_exact(size),
             ));
         }
         let layout = if ours {
@@ -279,8 +281,10 @@ fn resolve_block_device(job: &DiskJob, path: PathBuf) -> Checked<Resolved> {
     let size = job.size.map_or(device_size, |s| s.0);
     if size > device_size {
         return input(format!(
-            "{} holds {device_size} B, less than size = {size} B",
-            path.display()
+            "{} holds {}, less than size = {}",
+            path.display(),
+            bytes_exact(device_size),
+            bytes_exact(size),
         ));
     }
     Ok(Resolved {
@@ -475,7 +479,7 @@ fn make_hole(file: &File, size: u64, path: &Path) -> Checked<()> {
     }
     tracing::info!(path = %path.display(), bytes = size, "creating the file sparse");
     file.set_len(size)
-        .with_context(|| format!("cannot set {} to {size} B", path.display()))?;
+        .with_context(|| format!("cannot set {} to {}", path.display(), bytes_exact(size)))?;
     Ok(())
 }
 
@@ -500,9 +504,11 @@ fn check_free_space(file: &File, needed: u64, path: &Path) -> Checked<()> {
     };
     if needed > free {
         return Err(Problem::Failed(anyhow::anyhow!(
-            "laying out {} needs {needed} B but its file system has {free} B free; free some \
-             space or lower size",
-            path.display()
+            "laying out {} needs {} but its file system has {} free; free some space or lower \
+             size",
+            path.display(),
+            bytes_exact(needed),
+            bytes_exact(free),
         )));
     }
     Ok(())
