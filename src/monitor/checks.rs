@@ -108,16 +108,31 @@ fn window_s(results: &RunResults) -> f64 {
 pub struct WindowFigures {
     pub requested_s: f64,
     pub measured_s: f64,
-    pub interrupted: bool,
+    /// How the run was stopped, when it was.
+    pub stopped: Option<Stop>,
     /// Every job stops at a count of operations, so an early end is the workload's own.
     pub counted: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stop {
+    /// Ctrl-C (or a signal). When it came is not recorded: the in-flight operations it
+    /// drains can carry the measured time past the requested end even if it came before.
+    Interrupted,
+    /// Under abort-early, this far into the measured window.
+    Aborted { after_s: f64 },
+}
+
 fn window_figures(results: &RunResults, workload: &Workload) -> WindowFigures {
+    let aborted_after = results.aborted.as_ref().map(|b| b.after_ns as f64 / 1e9);
     WindowFigures {
         requested_s: results.duration_requested_ns as f64 / 1e9,
         measured_s: results.measured_ns as f64 / 1e9,
-        interrupted: matches!(results.status, RunStatus::Interrupted | RunStatus::Aborted),
+        stopped: match (results.status, aborted_after) {
+            (RunStatus::Aborted, Some(after_s)) => Some(Stop::Aborted { after_s }),
+            (RunStatus::Interrupted | RunStatus::Aborted, _) => Some(Stop::Interrupted),
+            _ => None,
+        },
         counted: workload.jobs.iter().all(|j| j.op_count().is_some()),
     }
 }
@@ -127,31 +142,65 @@ fn window_figures(results: &RunResults, workload: &Workload) -> WindowFigures {
 pub fn measured_window(f: &WindowFigures) -> Check {
     let (m, r) = (f.measured_s, f.requested_s);
     let said = format!("measured {m:.2} s of the {r:.2} s asked for");
-    let (status, tail) = if f.interrupted {
-        (
-            Warned,
-            "; the run was stopped early (interrupted, or aborted on a threshold), so the \
-             figures cover part of it",
-        )
-    } else if m < r * 0.99 && f.counted {
-        (
+    let (status, tail) = match f.stopped {
+        Some(stop) => stopped_window(stop, m, r),
+        None if m < r * 0.99 && f.counted => (
             Passed,
-            "; every job stopped at its count of operations first, as the workload asks",
-        )
-    } else if m < r * 0.99 {
-        (
+            "; every job stopped at its count of operations first, as the workload asks".into(),
+        ),
+        None if m < r * 0.99 => (
             Failed,
-            "; the window ended early, so rates cover less than the workload meant",
-        )
-    } else if m > r + (r * 0.05).max(1.0) {
-        (
-            Warned,
-            "; in-flight operations took long to drain, and the last interval holds them",
-        )
-    } else {
-        (Passed, "")
+            "; the window ended early, so rates cover less than the workload meant".into(),
+        ),
+        None => whole_window(m, r),
     };
     Check::new("measured_window", status, format!("{said}{tail}"))
+}
+
+/// A stopped run is said to have stopped early only when it did: when its measured time, or
+/// the abort, falls short of the requested end.
+fn stopped_window(stop: Stop, m: f64, r: f64) -> (CheckStatus, String) {
+    // Compared as printed, so a window that reads as whole is never called short.
+    let short_of_end = |s: f64| (s * 100.0).round() < (r * 100.0).round();
+    let (how, early) = match stop {
+        Stop::Interrupted => ("interrupted".to_owned(), short_of_end(m)),
+        Stop::Aborted { after_s } => (
+            format!("aborted on a threshold after {after_s:.2} s"),
+            short_of_end(m) || short_of_end(after_s),
+        ),
+    };
+    if early {
+        let tail = format!("; the run was stopped early ({how}), so the figures cover part of it");
+        return (Warned, tail);
+    }
+    let (status, drain) = whole_window(m, r);
+    match stop {
+        Stop::Interrupted => (
+            Warned,
+            format!(
+                "; the run was interrupted, though its measured time covers what was asked \
+                 for{drain}"
+            ),
+        ),
+        Stop::Aborted { .. } => (
+            status,
+            format!(
+                "; the run was {how}, at or after the requested end, so the window is whole{drain}"
+            ),
+        ),
+    }
+}
+
+/// A window that ran its length: passed, or warned when the drain past the end was long.
+fn whole_window(m: f64, r: f64) -> (CheckStatus, String) {
+    if m > r + (r * 0.05).max(1.0) {
+        (
+            Warned,
+            "; in-flight operations took long to drain, and the last interval holds them".into(),
+        )
+    } else {
+        (Passed, String::new())
+    }
 }
 
 // ---- generator saturation -------------------------------------------------------------
@@ -712,21 +761,75 @@ mod tests {
 
     #[test]
     fn a_short_window_fails_an_interruption_warns_a_full_one_passes() {
-        let window = |measured_s, interrupted| WindowFigures {
+        let window = |measured_s, stopped| WindowFigures {
             requested_s: 30.0,
             measured_s,
-            interrupted,
+            stopped,
             counted: false,
         };
-        assert_eq!(measured_window(&window(12.0, false)).status, Failed);
+        assert_eq!(measured_window(&window(12.0, None)).status, Failed);
         let counted = WindowFigures {
             counted: true,
-            ..window(0.03, false)
+            ..window(0.03, None)
         };
         assert_eq!(measured_window(&counted).status, Passed);
-        assert_eq!(measured_window(&window(12.0, true)).status, Warned);
-        assert_eq!(measured_window(&window(45.0, false)).status, Warned);
-        assert_eq!(measured_window(&window(30.02, false)).status, Passed);
+        assert_eq!(
+            measured_window(&window(12.0, Some(Stop::Interrupted))).status,
+            Warned
+        );
+        assert_eq!(measured_window(&window(45.0, None)).status, Warned);
+        assert_eq!(measured_window(&window(30.02, None)).status, Passed);
+    }
+
+    #[test]
+    fn a_stopped_run_is_called_early_only_when_it_fell_short_of_the_end() {
+        let said = |measured_s, stopped| {
+            let f = WindowFigures {
+                requested_s: 10.0,
+                measured_s,
+                stopped: Some(stopped),
+                counted: false,
+            };
+            let check = measured_window(&f);
+            (check.status, check.explanation)
+        };
+        let early = said(4.2, Stop::Interrupted);
+        assert_eq!(
+            early,
+            (
+                Warned,
+                "measured 4.20 s of the 10.00 s asked for; the run was stopped early \
+                 (interrupted), so the figures cover part of it"
+                    .to_owned()
+            )
+        );
+        let (status, text) = said(10.01, Stop::Interrupted);
+        assert_eq!(status, Warned);
+        assert_eq!(
+            text,
+            "measured 10.01 s of the 10.00 s asked for; the run was interrupted, though its \
+             measured time covers what was asked for"
+        );
+        let (status, text) = said(10.01, Stop::Aborted { after_s: 10.0 });
+        assert_eq!(status, Passed);
+        assert_eq!(
+            text,
+            "measured 10.01 s of the 10.00 s asked for; the run was aborted on a threshold \
+             after 10.00 s, at or after the requested end, so the window is whole"
+        );
+        // The drain of what was in flight can carry the measured time past the end of a run
+        // aborted before it.
+        let (status, text) = said(10.01, Stop::Aborted { after_s: 9.5 });
+        assert_eq!(status, Warned);
+        assert!(
+            text.ends_with(
+                "the run was stopped early (aborted on a threshold after 9.50 s), so the \
+                 figures cover part of it"
+            ),
+            "{text}"
+        );
+        // 9.999 s reads as 10.00 s, and is not called short.
+        assert!(!said(9.999, Stop::Interrupted).1.contains("early"));
     }
 
     fn saturation(mean: f64, thread: f64, lagging: &[&str]) -> SaturationFigures {

@@ -302,9 +302,11 @@ fn warnings(results: &RunResults) -> Vec<String> {
         out.push("The run was interrupted: figures cover the part that was measured.".into());
     }
     if let Some(breach) = &results.aborted {
+        let early = breach.after_ns < results.duration_requested_ns;
         out.push(format!(
-            "The run was aborted early after {}: threshold `{}` at {} could no longer pass \
-             ({}). Figures cover the part that was measured.",
+            "The run was aborted{} after {}: threshold `{}` at {} could no longer pass ({}). \
+             Figures cover the part that was measured.",
+            if early { " early" } else { "" },
             seconds(breach.after_ns),
             breach.expression,
             breach.scope,
