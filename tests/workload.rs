@@ -326,6 +326,35 @@ fn a_bad_value_in_a_table_with_a_kind_is_placed_at_its_key() {
 }
 
 #[test]
+fn a_bad_list_value_is_told_what_a_list_value_is_at_its_own_line() {
+    let job = "name = \"t\"\n[[jobs]]\nkind = \"postgres\"\nname = \"pg\"\n\
+               url = \"postgres://u@127.0.0.1/test\"\n[jobs.workload]\nkind = \"custom\"\n\
+               transactions = [{ name = \"q\", statements = [\"SELECT {v}\"] }]\n\
+               [jobs.workload.params]\n";
+    let text = format!("{job}v = {{ kind = \"list\", values = [1, {{ a = 1 }}] }}\n");
+    let message = only(
+        &text,
+        10,
+        35,
+        Some("jobs[0].workload.params.v.values[1] (pg)"),
+    );
+    assert_eq!(
+        message,
+        "a list value is a string or a whole number, like `values = [1, 10, 100]` or \
+         `values = [\"gold\", \"silver\"]`, not a table"
+    );
+    let text =
+        format!("{job}[jobs.workload.params.v]\nkind = \"list\"\nvalues = [\n  1,\n  2.5,\n]\n");
+    let message = only(
+        &text,
+        14,
+        3,
+        Some("jobs[0].workload.params.v.values[1] (pg)"),
+    );
+    assert!(message.ends_with("not `2.5`"), "{message}");
+}
+
+#[test]
 fn an_unknown_operator_shows_the_form_and_the_operators() {
     let message = job_key(
         r#"thresholds = ["p99 << 5ms"]"#,

@@ -200,8 +200,10 @@ fn read_every_key<'a, T>(
 
 /// Inside a table with a `kind`, serde reads the values from a copy that keeps no spans, so an
 /// error about one of them carries the table's span. The value at fault is the one whose removal
-/// changes the error; within a table of that kind again, the search goes on inside it. Where no
-/// single value is at fault (a missing key), the table's span stays.
+/// changes the error: serde meets a bad value while reading the table, before it looks for
+/// missing keys, so taking out a good one leaves the error as it was. Within the value at fault
+/// the search goes on, into tables and lists alike, since none of them kept its spans. Where no
+/// single value is at fault (a missing key), the span found so far stays.
 fn value_at_fault<'a, T>(
     table: &DeTable<'a>,
     span: &Range<usize>,
@@ -209,18 +211,29 @@ fn value_at_fault<'a, T>(
     message: &str,
     read: &impl Fn(Spanned<DeTable<'a>>) -> Result<T, toml::de::Error>,
 ) -> Range<usize> {
-    while let Some(tagged) = table_spanning(table, &at).filter(|t| t.contains_key("kind")) {
-        let keys = tagged.keys().filter(|key| key.get_ref() != "kind");
-        let at_fault = keys.map(|key| key.get_ref()).find(|key| {
+    let mut below_kind = false;
+    while let Some(steps) = steps_to(table, &at) {
+        let Some(container) = value_at(table, &steps) else {
+            break;
+        };
+        below_kind |= container
+            .get_ref()
+            .as_table()
+            .is_some_and(|t| t.contains_key("kind"));
+        if !below_kind {
+            break;
+        }
+        let at_fault = children(container).into_iter().find(|child| {
             let mut trial = table.clone();
-            let Some(trial_tagged) = table_spanning_mut(&mut trial, &at) else {
+            let Some(trial_container) = value_at_mut(&mut trial, &steps) else {
                 return false;
             };
-            trial_tagged.remove(key.as_ref());
+            remove(trial_container, child);
             let error = read(Spanned::new(span.clone(), trial)).err();
             error.is_none_or(|e| e.message() != message)
         });
-        let Some(value) = at_fault.and_then(|key| tagged.get(key.as_ref())) else {
+        let Some(child) = at_fault else { break };
+        let Some(value) = value_at(table, &[steps, vec![child]].concat()) else {
             break;
         };
         at = value.span();
@@ -228,31 +241,97 @@ fn value_at_fault<'a, T>(
     at
 }
 
-/// The table, at any depth of `table`'s values, whose span is `span`.
-fn table_spanning<'t, 'a>(table: &'t DeTable<'a>, span: &Range<usize>) -> Option<&'t DeTable<'a>> {
-    table.values().find_map(|value| match value.get_ref() {
-        DeValue::Table(inner) if value.span() == *span => Some(inner),
-        DeValue::Table(inner) => table_spanning(inner, span),
-        _ => None,
-    })
+/// One step from a table or list to a value in it.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Key(String),
+    Index(usize),
 }
 
-/// [`table_spanning`], to change.
-fn table_spanning_mut<'t, 'a>(
-    table: &'t mut DeTable<'a>,
-    span: &Range<usize>,
-) -> Option<&'t mut DeTable<'a>> {
-    table.iter_mut().find_map(|(_, value)| {
-        let here = value.span() == *span;
-        let DeValue::Table(inner) = value.get_mut() else {
-            return None;
-        };
-        if here {
-            Some(inner)
-        } else {
-            table_spanning_mut(inner, span)
+/// The steps from `table` to the table or list, at any depth, whose span is `span`.
+fn steps_to(table: &DeTable, span: &Range<usize>) -> Option<Vec<Step>> {
+    let steps = steps_in_table(table, span).filter(|_| !span.is_empty())?;
+    let found = value_at(table, &steps)?.get_ref();
+    (found.is_table() || found.is_array()).then_some(steps)
+}
+
+fn steps_in_table(table: &DeTable, span: &Range<usize>) -> Option<Vec<Step>> {
+    let mut entries = table.iter();
+    entries.find_map(|(key, value)| steps_from(Step::Key(key.get_ref().to_string()), value, span))
+}
+
+fn steps_from(step: Step, value: &Spanned<DeValue>, span: &Range<usize>) -> Option<Vec<Step>> {
+    let inner = match value.get_ref() {
+        _ if value.span() == *span => Vec::new(),
+        DeValue::Table(inner) => steps_in_table(inner, span)?,
+        DeValue::Array(items) => {
+            let mut items = items.iter().enumerate();
+            items.find_map(|(i, item)| steps_from(Step::Index(i), item, span))?
         }
-    })
+        _ => return None,
+    };
+    Some([vec![step], inner].concat())
+}
+
+fn value_at<'t, 'a>(table: &'t DeTable<'a>, steps: &[Step]) -> Option<&'t Spanned<DeValue<'a>>> {
+    let (Step::Key(first), rest) = steps.split_first()? else {
+        return None;
+    };
+    rest.iter()
+        .try_fold(table.get(first.as_str())?, |value, step| {
+            match (step, value.get_ref()) {
+                (Step::Key(key), DeValue::Table(inner)) => inner.get(key.as_str()),
+                (Step::Index(i), DeValue::Array(items)) => items.get(*i),
+                _ => None,
+            }
+        })
+}
+
+/// [`value_at`], to change.
+fn value_at_mut<'t, 'a>(
+    table: &'t mut DeTable<'a>,
+    steps: &[Step],
+) -> Option<&'t mut Spanned<DeValue<'a>>> {
+    let (Step::Key(first), rest) = steps.split_first()? else {
+        return None;
+    };
+    rest.iter()
+        .try_fold(table.get_mut(first.as_str())?, |value, step| {
+            match (step, value.get_mut()) {
+                (Step::Key(key), DeValue::Table(inner)) => inner.get_mut(key.as_str()),
+                (Step::Index(i), DeValue::Array(items)) => items.get_mut(*i),
+                _ => None,
+            }
+        })
+}
+
+/// The values of a table (but its `kind`, which names what the rest means) or a list.
+fn children(container: &Spanned<DeValue>) -> Vec<Step> {
+    match container.get_ref() {
+        DeValue::Table(inner) => inner
+            .keys()
+            .map(|key| key.get_ref().to_string())
+            .filter(|key| key != "kind")
+            .map(Step::Key)
+            .collect(),
+        DeValue::Array(items) => (0..items.len()).map(Step::Index).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn remove(container: &mut Spanned<DeValue>, child: &Step) {
+    match (container.get_mut(), child) {
+        (DeValue::Table(inner), Step::Key(key)) => {
+            inner.remove(key.as_str());
+        }
+        (DeValue::Array(items), Step::Index(i)) => {
+            let kept = std::mem::replace(items, DeArray::new())
+                .into_iter()
+                .enumerate();
+            *items = kept.filter(|(k, _)| k != i).map(|(_, item)| item).collect();
+        }
+        _ => {}
+    }
 }
 
 /// The key of `table` whose value holds `span`.

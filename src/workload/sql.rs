@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer, de};
 
 use super::load_model::{self, LoadSpec};
 use super::redact_url;
@@ -288,15 +288,81 @@ pub enum ParamSpec {
         #[serde(default = "one_i64")]
         start: i64,
     },
-    /// One of `values` (numbers or strings), uniformly.
+    /// One of `values` (whole numbers or strings), uniformly.
     List { values: Vec<ListValue> },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ListValue {
     Int(i64),
     Text(String),
+}
+
+/// By hand, so that anything else is told what a list value is: serde's own for an untagged
+/// enum says only that the data matched no variant.
+impl<'de> Deserialize<'de> for ListValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ListValueVisitor)
+    }
+}
+
+struct ListValueVisitor;
+
+impl ListValueVisitor {
+    fn refuse<E: de::Error>(what: &str) -> E {
+        E::custom(format!(
+            "a list value is a string or a whole number, like `values = [1, 10, 100]` or \
+             `values = [\"gold\", \"silver\"]`, not {what}"
+        ))
+    }
+}
+
+impl<'de> de::Visitor<'de> for ListValueVisitor {
+    type Value = ListValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string or a whole number")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<ListValue, E> {
+        Ok(ListValue::Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<ListValue, E> {
+        let too_large = |_| Self::refuse(&format!("{v}, which is above {}", i64::MAX));
+        i64::try_from(v).map(ListValue::Int).map_err(too_large)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<ListValue, E> {
+        Ok(ListValue::Text(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<ListValue, E> {
+        Ok(ListValue::Text(v))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<ListValue, E> {
+        Err(Self::refuse(&format!("`{v}`")))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<ListValue, E> {
+        Err(Self::refuse(&format!("`{v}`")))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<ListValue, A::Error> {
+        Err(Self::refuse("a list"))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<ListValue, A::Error> {
+        // TOML hands a date or time over as a table of its own making.
+        let time = toml::value::Datetime::deserialize(de::value::MapAccessDeserializer::new(map));
+        Err(Self::refuse(if time.is_ok() {
+            "a date or time"
+        } else {
+            "a table"
+        }))
+    }
 }
 
 /// Where an `int` parameter's values fall between its bounds.
