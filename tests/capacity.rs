@@ -275,7 +275,7 @@ fn the_command_prints_the_answer_and_its_results_file_reports_and_compares() {
         stdout.contains("highest passing load: queue_depth "),
         "{stdout}"
     );
-    assert!(stdout.contains("x over the current 40.0/s"), "{stdout}");
+    assert!(stdout.contains("x over the current 40/s"), "{stdout}");
     assert!(stdout.contains("stopped: "), "{stdout}");
     let page = std::fs::read_to_string(dir.path().join("run/index.html")).unwrap();
     assert!(page.contains("id=\"capacity-latency-throughput\""));

@@ -783,3 +783,28 @@ fn the_summary_counts_a_network_job_in_threads_and_connections() {
         .unwrap();
     assert!(disk.contains("1 worker"), "{disk}");
 }
+
+#[test]
+fn the_summary_shows_whole_counts_without_decimals() {
+    let mut results = fixture();
+    let seconds = results.measured_ns as f64 / 1e9;
+    let ops = &mut results.jobs[1].operations;
+    (ops[0].count, ops[0].ops_per_s) = (5, 5.0 / seconds);
+    // Only failures: nothing completed, at no rate.
+    (ops[1].count, ops[1].ops_per_s, ops[1].error_count) = (0, 0.0, 3);
+    let summary = plimsoll::report::terminal::summary(&results);
+    let row = |op: &str| -> Vec<String> {
+        let line = summary
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{op} ")));
+        let line = line.unwrap_or_else(|| panic!("no row for {op}:\n{summary}"));
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    let rate = format::count(5.0 / seconds);
+    assert_eq!(row("get")[1..3], ["5", rate.as_str()], "{summary}");
+    assert_eq!(row("set")[1..3], ["0", "0"], "{summary}");
+    assert!(
+        !summary.contains(" 5.00 ") && !summary.contains(" 0.00 "),
+        "{summary}"
+    );
+}

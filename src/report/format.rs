@@ -26,9 +26,12 @@ pub fn workers(kind: &str, n: usize) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
-/// `950`, `12.3k`, `1.05M`: decimal, as rates are.
+/// `950`, `12.3k`, `1.05M`: decimal, as rates are. A whole number below 1000 is shown as one
+/// (`5`, not `5.00`): a rate of nothing is `0`, and a rate a workload gives is as written.
 pub fn count(n: f64) -> String {
-    if n < 1e3 {
+    if n < 1e3 && n.fract() == 0.0 {
+        format!("{n:.0}")
+    } else if n < 1e3 {
         three_digits(n)
     } else if n < 1e6 {
         format!("{}k", three_digits(n / 1e3))
@@ -37,6 +40,11 @@ pub fn count(n: f64) -> String {
     } else {
         format!("{}G", three_digits(n / 1e9))
     }
+}
+
+/// A count of operations, short: `5`, `950`, `17.9k`; never with decimals below 1000.
+pub fn whole(n: u64) -> String {
+    count(n as f64)
 }
 
 /// `512 B`, `4.00 KiB`, `1.50 GiB`: binary, as sizes are.
@@ -104,6 +112,10 @@ mod tests {
     #[test]
     fn counts_and_bytes_use_their_own_bases() {
         assert_eq!(count(95_000.0), "95.0k");
+        assert_eq!(count(2.5), "2.50");
+        assert_eq!(count(0.0), "0");
+        assert_eq!(whole(5), "5");
+        assert_eq!(whole(17_873), "17.9k");
         assert_eq!(bytes(4096.0), "4.00 KiB");
         assert_eq!(bytes(100.0), "100 B");
         assert_eq!(bytes(1.5 * 1024.0 * 1024.0 * 1024.0), "1.50 GiB");

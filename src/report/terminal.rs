@@ -252,7 +252,7 @@ fn op_row(out: &mut String, op: &OpResults, width: usize) {
         out,
         "  {:<width$} {:>9} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8}",
         fit(&op.op, width),
-        format::count(op.count as f64),
+        format::whole(op.count),
         format::count(op.ops_per_s),
         if op.bytes > 0 {
             format!("{}/s", format::bytes(op.bytes_per_s))
