@@ -362,7 +362,10 @@ fn an_http_search_finds_the_servers_worker_slots() {
 /// Runs the two shards of one search at once, both starting their first step at the same
 /// wall-clock time, and returns their results files.
 fn search_two_shards(dir: &Path, args: &[&str]) -> [PathBuf; 2] {
-    let at = SystemTime::now() + Duration::from_secs(3);
+    // The start time is set once this test's turn has come: waiting behind another search
+    // could otherwise put it in the past, which a shard refuses.
+    let _turn = Turn::take();
+    let at = SystemTime::now() + Duration::from_secs(5);
     let start_at = humantime::format_rfc3339_seconds(at).to_string();
     let spawn = |index: u32| {
         let mut shard = command();
@@ -382,7 +385,6 @@ fn search_two_shards(dir: &Path, args: &[&str]) -> [PathBuf; 2] {
             .spawn()
             .expect("plimsoll runs")
     };
-    let _turn = Turn::take();
     let children = [spawn(1), spawn(2)];
     for child in children {
         let output = child.wait_with_output().unwrap();
