@@ -526,7 +526,9 @@ fn without_io_uring_setup_fails_or_falls_back_as_asked() {
             .engine_fallback_reason
             .is_some_and(|r| r.contains("ENOSYS"))
     );
-    let run = run(&disk, Duration::from_millis(100), None);
+    // Long enough for the worker to be scheduled at all on a loaded machine: with 100 ms it
+    // once measured no read.
+    let run = run(&disk, Duration::from_secs(1), None);
     run.all_ok();
     assert!(run.op("read").count > 0);
 }
