@@ -584,16 +584,7 @@ fn assemble(
     let (stop_reason, stop_text) = stop_words(plan, &steps, search, &stopped);
     let best_throughput = best.map(|i| steps[i].throughput_ops_per_s);
     let closed = plan.knob.kind != knob::KnobKind::Rate;
-    let usl = closed
-        .then(|| {
-            let points: Vec<(f64, f64)> = steps
-                .iter()
-                .filter(|s| s.phase != "warm" && s.verdict != "run_failed")
-                .map(|s| (s.in_flight_limit as f64, s.throughput_ops_per_s))
-                .collect();
-            usl::fit(&points)
-        })
-        .flatten();
+    let usl = closed.then(|| usl::fit_steps(&steps)).flatten();
     results.capacity = Some(Box::new(CapacityResults {
         job: plan.job.name().to_owned(),
         knob: plan.knob.kind.name().to_owned(),

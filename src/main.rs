@@ -116,15 +116,10 @@ fn run(args: RunArgs) -> u8 {
     {
         return fail(exit::BAD_INPUT, &message);
     }
-    let shard = match pick_shard(args.shard) {
+    let shard = match shard_and_start(args.shard, args.start_at) {
         Ok(shard) => shard,
-        Err(e) => return fail(exit::BAD_INPUT, &e),
+        Err(code) => return code,
     };
-    if let Some(start_at) = args.start_at
-        && let Err(message) = check_start_at(start_at, SystemTime::now())
-    {
-        return fail(exit::BAD_INPUT, &message);
-    }
     let stop = match install_interrupt_flag() {
         Ok(stop) => stop,
         Err(e) => return fail(exit::FAILURE, &e),
@@ -180,6 +175,21 @@ fn run(args: RunArgs) -> u8 {
         return code;
     }
     status_code(&results)
+}
+
+/// The shard to run, if any, with `--start-at` checked too: both are bad input when wrong,
+/// before anything is set up.
+fn shard_and_start(
+    flag: Option<Shard>,
+    start_at: Option<SystemTime>,
+) -> Result<Option<(Shard, ShardSource)>, u8> {
+    let shard = pick_shard(flag).map_err(|e| fail(exit::BAD_INPUT, &e))?;
+    if let Some(start_at) = start_at
+        && let Err(message) = check_start_at(start_at, SystemTime::now())
+    {
+        return Err(fail(exit::BAD_INPUT, &message));
+    }
+    Ok(shard)
 }
 
 /// `--shard` wins over the environment; see [`Shard::from_env`] for the order there.
@@ -428,15 +438,10 @@ fn capacity(args: CapacityArgs) -> u8 {
         Ok(w) => w,
         Err(e) => return fail(exit::BAD_INPUT, &e),
     };
-    let shard = match pick_shard(args.shard) {
+    let shard = match shard_and_start(args.shard, args.start_at) {
         Ok(shard) => shard,
-        Err(e) => return fail(exit::BAD_INPUT, &e),
+        Err(code) => return code,
     };
-    if let Some(start_at) = args.start_at
-        && let Err(message) = check_start_at(start_at, SystemTime::now())
-    {
-        return fail(exit::BAD_INPUT, &message);
-    }
     let terminal = std::io::stderr().is_terminal();
     let options = plimsoll::capacity::Options {
         job: args.job,

@@ -8,7 +8,7 @@
 //! curve does not fit.
 
 use crate::report::format;
-use crate::results::UslFit;
+use crate::results::{CapacityStep, UslFit};
 
 /// Distinct concurrencies a fit needs: three parameters always fit three points.
 pub const MIN_POINTS: usize = 4;
@@ -40,6 +40,17 @@ impl Params {
             kappa: self.kappa.max(0.0),
         }
     }
+}
+
+/// The fit over a search's judged steps: in-flight limit against throughput, leaving out
+/// warmup steps and steps whose run failed.
+pub fn fit_steps(steps: &[CapacityStep]) -> Option<UslFit> {
+    let points: Vec<(f64, f64)> = steps
+        .iter()
+        .filter(|s| s.phase != "warm" && s.verdict != "run_failed")
+        .map(|s| (s.in_flight_limit as f64, s.throughput_ops_per_s))
+        .collect();
+    fit(&points)
 }
 
 /// The fit over `(N, X)` points; `None` with fewer than [`MIN_POINTS`] distinct N.

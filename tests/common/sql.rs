@@ -166,3 +166,16 @@ pub fn assert_zipfian_skew(uniform: (u64, u64), zipfian: (u64, u64)) {
         "zipfian: {zipfian} rows changed by {zipfian_updates} updates; uniform: {uniform}"
     );
 }
+
+/// What refusing `'{id}'` (a parameter inside a quoted string) in the first statement says.
+pub fn assert_quoted_parameter_refused(stderr: &str) {
+    assert!(
+        stderr.contains("workload.transactions[0].statements[0]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`{id}` is inside a quoted string")
+            && stderr.contains("write it without the quotes, like `= {id}`"),
+        "{stderr}"
+    );
+}

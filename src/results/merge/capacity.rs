@@ -230,14 +230,7 @@ fn whole(sections: &[&CapacityResults], mut steps: Vec<CapacityStep>) -> Capacit
         .flatten();
     let best_throughput = best_step.map(|i| steps[i].throughput_ops_per_s);
     let usl = (first.load_model == "closed")
-        .then(|| {
-            let points: Vec<(f64, f64)> = steps
-                .iter()
-                .filter(|s| s.phase != "warm" && s.verdict != "run_failed")
-                .map(|s| (s.in_flight_limit as f64, s.throughput_ops_per_s))
-                .collect();
-            crate::capacity::usl::fit(&points)
-        })
+        .then(|| crate::capacity::usl::fit_steps(&steps))
         .flatten();
     CapacityResults {
         job: first.job.clone(),
