@@ -2,7 +2,7 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -515,14 +515,7 @@ fn a_url_its_client_cannot_read_is_refused_by_validate_as_by_run_at_the_url_key(
              ops = 1\nurl = \"{url}\"\n"
         );
         let workload = write_workload(dir.path(), &body);
-        for command in ["validate", "run"] {
-            let out = plimsoll()
-                .arg(command)
-                .arg(&workload)
-                .args(["-o", "run"].iter().filter(|_| command == "run"))
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
+        for (command, out) in validate_and_run(dir.path(), &workload) {
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{command} {url}: {stderr}");
             assert!(
@@ -542,6 +535,21 @@ fn a_url_its_client_cannot_read_is_refused_by_validate_as_by_run_at_the_url_key(
     }
 }
 
+/// `plimsoll validate` and `plimsoll run -o run` on `workload`, from `dir`: what one refuses
+/// the other must refuse the same way.
+fn validate_and_run(dir: &Path, workload: &Path) -> [(&'static str, Output); 2] {
+    ["validate", "run"].map(|command| {
+        let out = plimsoll()
+            .arg(command)
+            .arg(workload)
+            .args(["-o", "run"].iter().filter(|_| command == "run"))
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        (command, out)
+    })
+}
+
 #[test]
 fn a_fixed_request_url_on_another_origin_is_refused_at_that_request() {
     let dir = scratch();
@@ -549,14 +557,7 @@ fn a_fixed_request_url_on_another_origin_is_refused_at_that_request() {
                 base_url = \"http://127.0.0.1:18931\"\nops = 1\n\
                 requests = [{ path = \"/\" }, { url = \"http://u:SEKRIT7@127.0.0.2:18931/\" }]\n";
     let workload = write_workload(dir.path(), body);
-    for command in ["validate", "run"] {
-        let out = plimsoll()
-            .arg(command)
-            .arg(&workload)
-            .args(["-o", "run"].iter().filter(|_| command == "run"))
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
+    for (command, out) in validate_and_run(dir.path(), &workload) {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
         assert!(
