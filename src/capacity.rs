@@ -19,7 +19,7 @@ use crate::drivers::SetupError;
 use crate::gate::{self, Gate, Threshold};
 use crate::load::{Shard, ShardSource};
 use crate::measure::{LatencyHistogram, Quantile};
-use crate::results::{CapacityResults, CapacityStep, JobResults, OpResults, RunResults, RunStatus};
+use crate::results::{CapacityResults, CapacityStep, JobResults, RunResults, RunStatus};
 use crate::runner::{self, RunOptions};
 use crate::workload::units::HumanDuration;
 use crate::workload::{Job, Workload};
@@ -510,23 +510,17 @@ fn saturated_generator(results: &RunResults) -> Option<String> {
 /// times would otherwise read as lost throughput.
 fn step_throughput(results: &RunResults, job: &JobResults) -> f64 {
     let window_ns = results.measured_ns.min(results.duration_requested_ns);
-    let count: u64 = outer_ops(job).map(|o| o.count).sum();
+    let count: u64 = job.outer_ops().map(|o| o.count).sum();
     match window_ns {
         0 => 0.0,
         ns => count as f64 / (ns as f64 / 1e9),
     }
 }
 
-/// The operations a job's load is counted in: a statement timed inside its transaction is
-/// part of that transaction, not a request of its own.
-fn outer_ops(job: &JobResults) -> impl Iterator<Item = &OpResults> {
-    job.operations.iter().filter(|o| o.within.is_empty())
-}
-
 /// The latency histograms of the operations the load is counted in, added together.
 pub(crate) fn merged_latency(job: &JobResults) -> LatencyHistogram {
     let mut all = LatencyHistogram::new();
-    for op in outer_ops(job) {
+    for op in job.outer_ops() {
         if let Ok(hist) = op.latency_histogram.decode() {
             all.add(&hist);
         }

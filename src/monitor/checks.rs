@@ -342,7 +342,7 @@ const ERROR_SHARE_WARNING: f64 = 0.1;
 /// Errors never stop a run, so a job whose operations mostly fail (a template the server
 /// refuses, a constraint every insert breaks) would otherwise pass with an exit code of 0.
 fn error_share(job: &JobResults) -> Option<Check> {
-    let outer = || job.operations.iter().filter(|o| o.within.is_empty());
+    let outer = || job.outer_ops();
     let failed: u64 = outer().map(|o| o.error_count).sum();
     let attempts: u64 = outer().map(|o| o.count + o.error_count).sum();
     if attempts == 0 || (failed as f64) <= attempts as f64 * ERROR_SHARE_WARNING {
@@ -399,7 +399,7 @@ fn closed_figures(
         None => load.in_flight_limit as f64,
     };
     // What is in flight is the outer operations; those timed inside them are part of them.
-    let outer = || job.operations.iter().filter(|o| o.within.is_empty());
+    let outer = || job.outer_ops();
     // A failed operation held its slot too. Where failures are timed (HTTP) they count like
     // the rest; where they are not, more than a few would leave the slots' time unknown.
     let untimed: u64 = outer()

@@ -421,11 +421,17 @@ impl JobResults {
         self.operations.iter().map(|o| o.error_count).sum()
     }
 
+    /// The operations the job's load is made of: one timed inside another (a transaction's
+    /// statement) is part of that one, not a request of its own.
+    pub fn outer_ops(&self) -> impl Iterator<Item = &OpResults> {
+        self.operations.iter().filter(|o| o.within.is_empty())
+    }
+
     /// Why this job measured nothing but failures, if so: operations were attempted in the
     /// measured window and not one succeeded. Statements inside a transaction are left out;
     /// their transaction stands for them.
     pub fn nothing_succeeded(&self) -> Option<String> {
-        let outer = || self.operations.iter().filter(|o| o.within.is_empty());
+        let outer = || self.outer_ops();
         let errors: u64 = outer().map(|o| o.error_count).sum();
         if errors == 0 || outer().any(|o| o.count > 0) {
             return None;
