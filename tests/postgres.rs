@@ -997,6 +997,29 @@ fn a_statement_past_its_timeout_is_abandoned_and_counted_as_a_timeout() {
     );
 }
 
+/// A reply far larger than the client's read buffer arrives in many pieces, and its last
+/// pieces can be waiting in the socket with nothing more to come; each must still be read
+/// to its end, at once, rather than waited on until the statement times out.
+#[test]
+fn replies_of_many_rows_are_read_to_their_end() {
+    let schema = Schema::new("wide");
+    let (results, elapsed) = run(
+        UNTIL_OPS,
+        &in_schema(
+            &schema,
+            "connections = 2\nops = 40\ntimeout = \"5s\"\n[jobs.workload]\nkind = \"custom\"\n\
+             transactions = [{ name = \"wide\", statements = [\
+             \"SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g\"] }]\n",
+        ),
+    );
+    assert_eq!(all_errors(&results), vec![]);
+    assert_eq!(count(&results, "wide"), 40);
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "40 replies of about 1 MB each took {elapsed:?}"
+    );
+}
+
 /// A capacity search over a transaction of two statements: each step's throughput and
 /// latency are the transaction's, not the sum of the transaction and its statements.
 #[test]

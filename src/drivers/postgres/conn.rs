@@ -7,6 +7,7 @@
 //! ([`Conn::placeholders`]), which refuses a parameter that would not bind.
 
 use std::error::Error as _;
+use std::ffi::CStr;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
@@ -16,10 +17,71 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Statement};
 
 use super::Driver;
+use super::libpq::PqConn;
 use crate::drivers::sql::{Conn, Params, Placeholder, SqlError, SqlErrorKind, Takes, Value};
 use crate::workload::Isolation;
 
-pub struct PgConn {
+/// A lane's connection: libpq's for a plain one, which costs the client less CPU per
+/// statement, and tokio-postgres's for TLS, whose certificates rustls checks.
+pub enum PgConn {
+    Libpq(PqConn),
+    Tokio(TokioConn),
+}
+
+impl Conn for PgConn {
+    async fn execute(&mut self, statement: usize, params: Params<'_>) -> Result<(), SqlError> {
+        match self {
+            PgConn::Libpq(conn) => conn.execute(statement, params).await,
+            PgConn::Tokio(conn) => conn.execute(statement, params).await,
+        }
+    }
+
+    async fn begin(&mut self, isolation: Option<Isolation>) -> Result<(), SqlError> {
+        match self {
+            PgConn::Libpq(conn) => conn.simple(begin_sql(isolation)).await,
+            PgConn::Tokio(conn) => conn.begin(isolation).await,
+        }
+    }
+
+    async fn commit(&mut self) -> Result<(), SqlError> {
+        match self {
+            PgConn::Libpq(conn) => conn.simple(c"COMMIT").await,
+            PgConn::Tokio(conn) => conn.commit().await,
+        }
+    }
+
+    async fn rollback(&mut self) -> Result<(), SqlError> {
+        match self {
+            PgConn::Libpq(conn) => conn.simple(c"ROLLBACK").await,
+            PgConn::Tokio(conn) => conn.rollback().await,
+        }
+    }
+
+    fn is_lost(&self) -> bool {
+        match self {
+            PgConn::Libpq(conn) => conn.is_lost(),
+            PgConn::Tokio(conn) => conn.is_lost(),
+        }
+    }
+
+    fn placeholders(&self, statement: usize) -> Vec<Placeholder> {
+        match self {
+            PgConn::Libpq(conn) => conn.placeholders(statement),
+            PgConn::Tokio(conn) => conn.placeholders(statement),
+        }
+    }
+}
+
+fn begin_sql(isolation: Option<Isolation>) -> &'static CStr {
+    match isolation {
+        None => c"BEGIN",
+        Some(Isolation::ReadCommitted) => c"BEGIN ISOLATION LEVEL READ COMMITTED",
+        Some(Isolation::RepeatableRead) => c"BEGIN ISOLATION LEVEL REPEATABLE READ",
+        Some(Isolation::Serializable) => c"BEGIN ISOLATION LEVEL SERIALIZABLE",
+    }
+}
+
+pub struct TokioConn {
     client: Client,
     statements: Vec<Statement>,
     /// The connection's I/O, polled by the lane itself while one of its statements is out
@@ -27,13 +89,13 @@ pub struct PgConn {
     driver: Option<Driver>,
 }
 
-impl PgConn {
+impl TokioConn {
     /// Prepares `texts` on `client`; the first the server refuses fails with its index.
     pub(super) async fn prepare(
         client: Client,
         driver: Driver,
         texts: &[String],
-    ) -> Result<PgConn, SqlError> {
+    ) -> Result<TokioConn, SqlError> {
         let mut driver = Some(driver);
         let mut statements = Vec::with_capacity(texts.len());
         for (i, text) in texts.iter().enumerate() {
@@ -45,7 +107,7 @@ impl PgConn {
                 })?;
             statements.push(prepared);
         }
-        Ok(PgConn {
+        Ok(TokioConn {
             client,
             statements,
             driver,
@@ -99,7 +161,7 @@ fn poll_connection(driver: &mut Option<Driver>, cx: &mut Context<'_>) {
     }
 }
 
-impl Conn for PgConn {
+impl Conn for TokioConn {
     async fn execute(&mut self, statement: usize, params: Params<'_>) -> Result<(), SqlError> {
         let statement = &self.statements[statement];
         let values = params.iter().enumerate();
@@ -112,12 +174,7 @@ impl Conn for PgConn {
     }
 
     async fn begin(&mut self, isolation: Option<Isolation>) -> Result<(), SqlError> {
-        let sql = match isolation {
-            None => "BEGIN",
-            Some(Isolation::ReadCommitted) => "BEGIN ISOLATION LEVEL READ COMMITTED",
-            Some(Isolation::RepeatableRead) => "BEGIN ISOLATION LEVEL REPEATABLE READ",
-            Some(Isolation::Serializable) => "BEGIN ISOLATION LEVEL SERIALIZABLE",
-        };
+        let sql = begin_sql(isolation).to_str().expect("ASCII");
         self.simple(sql).await
     }
 
@@ -144,7 +201,7 @@ impl Conn for PgConn {
     }
 }
 
-impl PgConn {
+impl TokioConn {
     async fn simple(&mut self, sql: &str) -> Result<(), SqlError> {
         driven(&mut self.driver, pin!(self.client.batch_execute(sql)))
             .await
@@ -207,7 +264,11 @@ impl ToSql for Bind<'_> {
     to_sql_checked!();
 }
 
-fn value_to_sql(value: Value<'_>, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+pub(super) fn value_to_sql(
+    value: Value<'_>,
+    ty: &Type,
+    out: &mut BytesMut,
+) -> Result<IsNull, BoxError> {
     match value {
         Value::Text(text) if is_text(ty) => text.to_sql(ty, out),
         Value::Text(text) if is_float(ty) => float_to_sql(text.parse()?, ty, out),
@@ -217,7 +278,7 @@ fn value_to_sql(value: Value<'_>, ty: &Type, out: &mut BytesMut) -> Result<IsNul
 }
 
 /// What [`Bind`] writes for a placeholder of type `ty`.
-fn takes(ty: &Type) -> Takes {
+pub(super) fn takes(ty: &Type) -> Takes {
     let range = |min: i64, max: i64| Takes::Int { min, max };
     match *ty {
         Type::INT2 => range(i16::MIN.into(), i16::MAX.into()),

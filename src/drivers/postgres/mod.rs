@@ -8,6 +8,7 @@
 
 mod admin;
 mod conn;
+mod libpq;
 
 use std::pin::Pin;
 
@@ -20,7 +21,8 @@ use crate::tls::{Trust, client_config, refused_certificate};
 use crate::workload::{Dialect, SqlJob, redact_url, suggest_name};
 
 use admin::PgAdmin;
-use conn::{PgConn, classify};
+use conn::{PgConn, TokioConn, classify};
+use libpq::{Keywords, PqConn};
 
 pub type PreparedPostgres = PreparedSql<Postgres>;
 
@@ -88,6 +90,8 @@ fn query_value<'a>(url: &'a str, key: &str) -> Option<&'a str> {
 pub struct Postgres {
     config: Config,
     tls: Option<MakeRustlsConnect>,
+    /// How libpq reaches the server, for the lanes' connections when there is no TLS.
+    libpq: Option<Keywords>,
     schema: Option<String>,
 }
 
@@ -167,16 +171,23 @@ impl Backend for Postgres {
             // would otherwise fail a connection that never wanted encryption.
             _ => None,
         };
+        let libpq = tls.is_none().then(|| libpq::keywords(&config)).flatten();
         Ok(Postgres {
             config,
             tls,
+            libpq,
             schema: job.schema.clone(),
         })
     }
 
     async fn connect(&self, statements: &[String]) -> Result<PgConn, SqlError> {
+        if let Some(keywords) = &self.libpq {
+            return Ok(PgConn::Libpq(PqConn::connect(keywords, statements).await?));
+        }
         let (client, driver) = self.open().await?;
-        PgConn::prepare(client, driver, statements).await
+        Ok(PgConn::Tokio(
+            TokioConn::prepare(client, driver, statements).await?,
+        ))
     }
 
     async fn admin(&self) -> Result<PgAdmin, SqlError> {
