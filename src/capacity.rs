@@ -507,7 +507,8 @@ fn saturated_generator(results: &RunResults) -> Option<String> {
 /// Operations per second of the step's window. Every operation that started in the window is
 /// counted wherever it ended, so the count is divided by the window itself, not by the
 /// window and the drain after it: with steps of a second or two, a drain of a few service
-/// times would otherwise read as lost throughput.
+/// times would otherwise read as lost throughput. (The operations' own `ops_per_s` in the
+/// results divide by the measured window, drain included, and so read lower.)
 fn step_throughput(results: &RunResults, job: &JobResults) -> f64 {
     let window_ns = results.measured_ns.min(results.duration_requested_ns);
     let count: u64 = job.outer_ops().map(|o| o.count).sum();
@@ -575,7 +576,7 @@ fn assemble(
     let first_failing = search.first_failing().map(|p| p.step);
     let shown = best.or((runs.len() > 1).then_some(1)).unwrap_or(0);
     let mut results = runs.swap_remove(shown);
-    let (stop_reason, stop_text) = stop_words(plan, &steps, search, &stopped);
+    let (stop_reason, stop_text) = stop_words(plan, steps.len(), search, &stopped);
     let best_throughput = best.map(|i| steps[i].throughput_ops_per_s);
     let closed = plan.knob.kind != knob::KnobKind::Rate;
     let usl = closed.then(|| usl::fit_steps(&steps)).flatten();
@@ -623,12 +624,7 @@ fn assemble(
     results
 }
 
-fn stop_words(
-    plan: &Plan,
-    steps: &[CapacityStep],
-    search: &Search,
-    stopped: &Stopped,
-) -> (String, String) {
+fn stop_words(plan: &Plan, taken: usize, search: &Search, stopped: &Stopped) -> (String, String) {
     let show = |p: Option<Point>| p.map_or("-".to_owned(), |p| plan.knob.show(p.load));
     let (lo, hi) = (show(search.best()), show(search.first_failing()));
     let pct = plan.options.tolerance * 100.0;
@@ -663,20 +659,121 @@ fn stop_words(
         Stopped::MaxSteps => (
             "max_steps",
             format!(
-                "{} steps taken, the most allowed (--max-steps); the bracket is {lo} to {hi}",
-                steps.len()
+                "{taken} steps taken, the most allowed (--max-steps); {}",
+                standing(plan, search)
             ),
         ),
         Stopped::MaxTime => (
             "max_time",
             format!(
-                "another step would pass the time bound of {} (--max-time); the bracket is \
-                 {lo} to {hi}",
-                humantime::format_duration(plan.options.max_time)
+                "another step would pass the time bound of {} (--max-time); {}",
+                humantime::format_duration(plan.options.max_time),
+                standing(plan, search)
             ),
         ),
         Stopped::Interrupted => ("interrupted", "interrupted".to_owned()),
         Stopped::RunFailed(why) => ("run_failed", format!("a step failed: {why}")),
     };
     (reason.to_owned(), text)
+}
+
+/// What a search cut short by a bound had found: the bracket once it has both ends, else the
+/// end it has. A load that did not pass but waits for its second run has not counted yet, so
+/// it is named apart rather than as the bracket's upper end.
+fn standing(plan: &Plan, search: &Search) -> String {
+    let show = |p: Point| plan.knob.show(p.load);
+    let unconfirmed = match search.next() {
+        Next::Run {
+            load,
+            phase: Phase::Retry,
+        } => Some(format!(
+            "{} did not pass and was not run again",
+            plan.knob.show(load)
+        )),
+        _ => None,
+    };
+    let found = match (search.best(), search.first_failing()) {
+        (Some(lo), Some(hi)) => Some(format!("the bracket is {} to {}", show(lo), show(hi))),
+        (Some(lo), None) if unconfirmed.is_none() => Some(format!(
+            "every step so far met the objectives; the highest was {}",
+            show(lo)
+        )),
+        (Some(lo), None) => Some(format!("the highest load that passed was {}", show(lo))),
+        (None, Some(hi)) => Some(format!("no load passed, down to {}", show(hi))),
+        (None, None) if unconfirmed.is_none() => Some("no step was judged".to_owned()),
+        (None, None) => None,
+    };
+    let parts: Vec<String> = found.into_iter().chain(unconfirmed).collect();
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A search over an open job's rate from 100/s, and its stop line under a bound.
+    fn rate_search() -> (Plan, Search) {
+        let text = "name = \"t\"\n[[jobs]]\nkind = \"null\"\nname = \"q\"\n\
+                    load = { model = \"open\", rate = \"100\" }\n";
+        let workload = crate::workload::load_str("t.toml", text).unwrap();
+        let options = Options {
+            objectives: vec!["p50 < 75ms".parse().unwrap()],
+            ..Options::default()
+        };
+        let plan = plan(&workload, options).unwrap();
+        let search = Search::new(plan.knob, plan.start, 2.0, 0.05, true);
+        (plan, search)
+    }
+
+    fn record(search: &mut Search, step: usize, load: f64, verdict: Verdict) {
+        search.record(Point {
+            step,
+            load,
+            throughput: load,
+            verdict,
+        });
+    }
+
+    #[test]
+    fn a_bounded_stop_says_what_was_found() {
+        let (plan, mut search) = rate_search();
+        let line = |search: &Search, stopped| stop_words(&plan, 3, search, &stopped).1;
+        record(&mut search, 1, 100.0, Verdict::Pass);
+        assert_eq!(
+            line(&search, Stopped::MaxSteps),
+            "3 steps taken, the most allowed (--max-steps); every step so far met the \
+             objectives; the highest was 100/s"
+        );
+
+        // A failure waiting for its second run is not the bracket's end yet.
+        record(&mut search, 2, 200.0, Verdict::Fail);
+        assert_eq!(
+            line(&search, Stopped::MaxSteps),
+            "3 steps taken, the most allowed (--max-steps); the highest load that passed was \
+             100/s; 200/s did not pass and was not run again"
+        );
+
+        record(&mut search, 3, 200.0, Verdict::Fail);
+        assert_eq!(
+            line(&search, Stopped::MaxTime),
+            "another step would pass the time bound of 15m (--max-time); the bracket is 100/s \
+             to 200/s"
+        );
+    }
+
+    #[test]
+    fn a_bounded_stop_before_anything_passed_says_so() {
+        let (plan, mut search) = rate_search();
+        let line = |search: &Search| stop_words(&plan, 3, search, &Stopped::MaxSteps).1;
+        assert_eq!(
+            line(&search),
+            "3 steps taken, the most allowed (--max-steps); no step was judged"
+        );
+        record(&mut search, 1, 100.0, Verdict::Fail);
+        record(&mut search, 2, 100.0, Verdict::Fail);
+        assert_eq!(
+            line(&search),
+            "3 steps taken, the most allowed (--max-steps); no load passed, down to 100/s"
+        );
+    }
 }

@@ -201,6 +201,8 @@ fn every_search_ends_with_its_reason() {
     let c = section(&results);
     assert_eq!((c.stop_reason.as_str(), c.steps.len()), ("max_steps", 3));
     assert!(c.stop_text.contains("--max-steps"), "{}", c.stop_text);
+    // The bracket is named only once it has both ends.
+    assert!(!c.stop_text.contains(" to -"), "{}", c.stop_text);
 
     let (results, took) = search(
         &text,
