@@ -11,7 +11,7 @@ mod common;
 
 use common::sql::{
     HOST, UNTIL_OPS, all_errors, assert_shares, assert_zipfian_skew, count, counter, free_port,
-    job, number, one_job, own, refused_before_load, run_cli, setup_error,
+    job, number, one_job, own, placed_at, refused_before_load, run_cli, setup_error,
 };
 use plimsoll::results::RunResults;
 
@@ -449,10 +449,16 @@ fn a_statement_with_placeholders_of_its_own_is_refused_before_load() {
     let stderr = refused_before_load("mysql", &notes(&db, "", statement));
     assert!(
         stderr.contains(
-            "workload.transactions[0].statements[0] (`SELECT id FROM notes WHERE id = {id} OR \
-             id = ?`): the server counts 2 placeholders in it, but plimsoll binds 1 there"
+            "jobs[0].workload.transactions[0].statements[0] (db): statement `SELECT id FROM \
+             notes WHERE id = {id} OR id = ?`: the server counts 2 placeholders in it, but \
+             plimsoll binds 1 there"
         ),
         "{stderr}"
+    );
+    let line = placed_at("mysql", &notes(&db, "", statement), "transactions");
+    assert!(
+        stderr.contains(&line),
+        "at the statement's line, {line}: {stderr}"
     );
 }
 

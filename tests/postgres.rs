@@ -12,7 +12,7 @@ mod common;
 
 use common::sql::{
     HOST, UNTIL_OPS, all_errors, assert_shares, assert_zipfian_skew, count, counter, job, number,
-    own, refused_before_load, run_cli, setup_error,
+    own, placed_at, refused_before_load, run_cli, setup_error,
 };
 use plimsoll::monitor::checks::CheckStatus;
 use plimsoll::results::RunResults;
@@ -387,10 +387,17 @@ fn a_parameter_that_cannot_bind_is_refused_before_load_with_the_range_or_cast_to
     let refused = |statement: &str, param: &str| {
         refused_before_load("postgres", &kv(&schema, "", statement, param))
     };
-    let at = "workload.transactions[0].statements[0] (`SELECT small FROM kv WHERE id = {p}`)";
+    let at = "jobs[0].workload.transactions[0].statements[0] (db): \
+              statement `SELECT small FROM kv WHERE id = {p}`";
 
-    let words = refused(by_id, r#"{ kind = "list", values = ["a", "b"] }"#);
+    let list = r#"{ kind = "list", values = ["a", "b"] }"#;
+    let words = refused(by_id, list);
     assert!(words.contains(at), "the statement as written: {words}");
+    let line = placed_at("postgres", &kv(&schema, "", by_id, list), "transactions");
+    assert!(
+        words.contains(&line),
+        "at the statement's line, {line}: {words}"
+    );
     assert!(
         words.contains(
             "parameter `p`, a list of \"a\", \"b\", goes to a placeholder of type int4, and \

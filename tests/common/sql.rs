@@ -135,6 +135,15 @@ pub fn refused_before_load(kind: &str, job: &str) -> String {
     stderr
 }
 
+/// Where a message about the first line of `job` that starts with `start` places it in the
+/// file [`refused_before_load`] writes: `workload.toml:LINE:`.
+pub fn placed_at(kind: &str, job: &str, start: &str) -> String {
+    let text = one_job(kind, "db", "30s", job);
+    let line = text.lines().position(|l| l.starts_with(start));
+    let line = line.unwrap_or_else(|| panic!("a line starting `{start}` in {text}"));
+    format!("workload.toml:{}:", line + 1)
+}
+
 /// Asserts each operation's share of `total` is `expected` within four standard deviations
 /// of a binomial draw (and at least one operation).
 pub fn assert_shares(results: &RunResults, total: u64, expected: &[(&str, f64)]) {

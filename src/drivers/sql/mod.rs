@@ -376,33 +376,30 @@ fn refused_statement(job: &SqlJob, plan: &Plan, error: SqlError) -> SetupError {
     }
 }
 
-/// Parameters that cannot bind are the workload's fault too: exit code 2, naming the
-/// statement where the user wrote it.
+/// Parameters that cannot bind are the workload's fault too: exit code 2, placed at the
+/// statement in the workload file when the user wrote it there.
 fn misfit_error(job: &SqlJob, plan: &Plan, misfit: binds::Misfit) -> SetupError {
     let i = misfit.statement;
-    let written = &plan.written[i];
-    let statement = match &job.workload {
-        // A custom script's statements are the user's, in order.
-        crate::workload::SqlWorkload::Custom(custom) => {
-            let mut at = custom
-                .transactions
-                .iter()
-                .enumerate()
-                .flat_map(|(t, txn)| (0..txn.statements.len()).map(move |k| (t, k)));
-            match at.nth(i) {
-                Some((t, k)) => {
-                    format!("workload.transactions[{t}].statements[{k}] (`{written}`)")
-                }
-                None => format!("statement `{written}`"),
-            }
-        }
-        _ => format!("statement `{written}`"),
-    };
     SetupError::Input {
         job: job.name.clone(),
-        key: None,
-        message: format!("{statement}: {}", misfit.message),
+        key: statement_key(job, i),
+        message: format!("statement `{}`: {}", plan.written[i], misfit.message),
     }
+}
+
+/// Where statement `i` of the plan is written in the job: a custom script's statements are
+/// the user's, in order; a built-in workload's are plimsoll's own and have no place.
+fn statement_key(job: &SqlJob, i: usize) -> Option<String> {
+    let crate::workload::SqlWorkload::Custom(custom) = &job.workload else {
+        return None;
+    };
+    let mut at = custom
+        .transactions
+        .iter()
+        .enumerate()
+        .flat_map(|(t, txn)| (0..txn.statements.len()).map(move |k| (t, k)));
+    let (t, k) = at.nth(i)?;
+    Some(format!("workload.transactions[{t}].statements[{k}]"))
 }
 
 async fn run_setup<A: Admin>(job: &SqlJob, admin: &mut A) -> Result<(), SetupError> {
