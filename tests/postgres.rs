@@ -320,6 +320,11 @@ fn a_bad_statement_fails_before_load_with_the_servers_message_and_exit_2() {
         stderr.contains("SELEKT v FROM kv WHERE k = $1"),
         "the statement: {stderr}"
     );
+    let line = body.lines().position(|l| l.contains("\"bad\"")).unwrap() + 1;
+    assert!(
+        stderr.contains(&format!("workload.toml:{line}:")),
+        "placed at the statement, line {line}: {stderr}"
+    );
     assert!(
         !stderr.contains("hunter2"),
         "the password stays hidden: {stderr}"
@@ -453,6 +458,17 @@ fn a_parameter_that_cannot_bind_is_refused_before_load_with_the_range_or_cast_to
         "{own}"
     );
 
+    // A type of the database's own is named as SQL writes it, so the cast can be pasted.
+    schema.sql("CREATE TYPE mood AS ENUM ('sad', 'ok')");
+    let by_mood = "SELECT small FROM kv WHERE id = 1 AND {p} = 'sad'::mood";
+    let moods = r#"{ kind = "list", values = ["sad", "ok"] }"#;
+    let named = refused(by_mood, moods);
+    assert!(
+        named.contains("type mood, which plimsoll does not bind")
+            && named.contains("`{p}::text::mood`"),
+        "{named}"
+    );
+
     // What the messages say to write runs without an error (on the table the refused runs'
     // setup made: setup statements run before the check).
     schema.sql("INSERT INTO kv SELECT generate_series(1, 9), 1, 0");
@@ -464,6 +480,10 @@ fn a_parameter_that_cannot_bind_is_refused_before_load_with_the_range_or_cast_to
         (
             "SELECT small FROM kv WHERE id = {p}",
             r#"{ kind = "list", values = ["1", 2] }"#,
+        ),
+        (
+            "SELECT small FROM kv WHERE id = 1 AND {p}::text::mood = 'sad'::mood",
+            r#"{ kind = "list", values = ["sad", "ok"] }"#,
         ),
         (
             "SELECT small FROM kv WHERE id::text = {p}",

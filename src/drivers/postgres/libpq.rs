@@ -94,12 +94,26 @@ pub(super) fn keywords(config: &Config) -> Option<Keywords> {
 /// libpq connection keywords and their values.
 pub(super) struct Keywords(Vec<(CString, CString)>);
 
-/// One prepared statement: its name on the connection and its placeholders' types, by
-/// OID, and as tokio-postgres knows them (`None` for a type of the database's own, such as
-/// an enum, which nothing drawn binds to).
+/// One prepared statement: its name on the connection and its placeholders' types.
 struct Prepared {
     name: CString,
-    types: Vec<(u32, Option<Type>)>,
+    types: Vec<Slot>,
+}
+
+/// A placeholder's type: one tokio-postgres knows, or one of the database's own (an enum, a
+/// domain) by its name, which nothing drawn binds to.
+enum Slot {
+    Known(Type),
+    Own(String),
+}
+
+impl Slot {
+    fn name(&self) -> &str {
+        match self {
+            Slot::Known(ty) => ty.name(),
+            Slot::Own(name) => name,
+        }
+    }
 }
 
 pub struct PqConn {
@@ -212,15 +226,12 @@ impl PqConn {
         };
         self.sent(c_int::from(queued)).await?;
         let parsed = self.finish(|_| ()).await;
-        let mut types = Vec::new();
+        let mut oids = Vec::new();
         let described = self
             .finish(|result| {
                 let count = unsafe { pq::PQnparams(result) };
-                types = (0..count)
-                    .map(|k| {
-                        let oid = unsafe { pq::PQparamtype(result, k) };
-                        (oid, Type::from_oid(oid))
-                    })
+                oids = (0..count)
+                    .map(|k| unsafe { pq::PQparamtype(result, k) })
                     .collect();
             })
             .await;
@@ -240,11 +251,41 @@ impl PqConn {
         self.done();
         parsed?;
         described?;
+        let mut types = Vec::with_capacity(oids.len());
+        for oid in oids {
+            types.push(match Type::from_oid(oid) {
+                Some(ty) => Slot::Known(ty),
+                None => Slot::Own(self.type_name(oid).await?),
+            });
+        }
         Ok(Prepared { name, types })
     }
 
+    /// The name of the database's own type `oid`, as SQL writes it. Only a statement that
+    /// setup will refuse has one, so this round trip is never a lane's.
+    async fn type_name(&mut self, oid: u32) -> Result<String, SqlError> {
+        let sql = CString::new(format!("SELECT format_type({oid}, NULL)")).expect("no NUL");
+        let sent = unsafe { pq::PQsendQuery(self.raw.as_ptr(), sql.as_ptr()) };
+        self.sent(sent).await?;
+        let mut name = format!("the type with OID {oid}");
+        let outcome = self
+            .finish(|result| {
+                if unsafe { pq::PQntuples(result) } == 1
+                    && unsafe { pq::PQgetisnull(result, 0, 0) } == 0
+                {
+                    let value = unsafe { CStr::from_ptr(pq::PQgetvalue(result, 0, 0)) };
+                    name = value.to_string_lossy().into_owned();
+                }
+            })
+            .await;
+        self.done();
+        outcome.map(|()| name)
+    }
+
     pub async fn execute(&mut self, statement: usize, params: Params<'_>) -> Result<(), SqlError> {
-        self.settle().await?;
+        if self.unfinished {
+            self.settle().await?;
+        }
         self.bind(statement, params)?;
         let prepared = &self.statements[statement];
         let sent = unsafe {
@@ -266,7 +307,9 @@ impl PqConn {
 
     /// Runs `sql` with the simple protocol: transaction control.
     pub async fn simple(&mut self, sql: &CStr) -> Result<(), SqlError> {
-        self.settle().await?;
+        if self.unfinished {
+            self.settle().await?;
+        }
         let sent = unsafe { pq::PQsendQuery(self.raw.as_ptr(), sql.as_ptr()) };
         self.sent(sent).await?;
         let outcome = self.finish(|_| ()).await;
@@ -282,14 +325,11 @@ impl PqConn {
     pub fn placeholders(&self, statement: usize) -> Vec<Placeholder> {
         let types = self.statements[statement].types.iter();
         types
-            .map(|(oid, ty)| match ty {
-                Some(ty) => Placeholder {
-                    type_name: ty.name().to_owned(),
-                    takes: takes(ty),
-                },
-                None => Placeholder {
-                    type_name: format!("the type with OID {oid}"),
-                    takes: Takes::Nothing,
+            .map(|slot| Placeholder {
+                type_name: slot.name().to_owned(),
+                takes: match slot {
+                    Slot::Known(ty) => takes(ty),
+                    Slot::Own(_) => Takes::Nothing,
                 },
             })
             .collect()
@@ -301,15 +341,14 @@ impl PqConn {
         let types = &self.statements[statement].types;
         self.values.clear();
         self.bounds.clear();
-        for (position, (value, (oid, ty))) in params.iter().zip(types).enumerate() {
+        for (position, (value, slot)) in params.iter().zip(types).enumerate() {
             let start = self.values.len();
-            let written = ty
-                .as_ref()
-                .map(|ty| value_to_sql(value, ty, &mut self.values));
-            if !matches!(written, Some(Ok(_))) {
-                let ty = ty
-                    .as_ref()
-                    .map_or_else(|| format!("the type with OID {oid}"), Type::to_string);
+            let written = match slot {
+                Slot::Known(ty) => value_to_sql(value, ty, &mut self.values).is_ok(),
+                Slot::Own(_) => false,
+            };
+            if !written {
+                let ty = slot.name();
                 let message = match value {
                     Value::Int(n) => format!("{n} does not fit {ty}"),
                     Value::Text(text) => format!("{text:?} is not a {ty}"),
@@ -433,9 +472,6 @@ impl PqConn {
 
     /// Reads the rest of a reply that a dropped request left.
     async fn settle(&mut self) -> Result<(), SqlError> {
-        if !self.unfinished {
-            return Ok(());
-        }
         self.flush().await?;
         let outcome = self.finish(|_| ()).await;
         self.done();

@@ -95,7 +95,13 @@ impl<B: Backend> SqlLane<B> {
     async fn run_one(&mut self, intended: Option<Instant>, shared: &Shared) {
         let plan = self.plan.clone();
         let txn = &plan.transactions[plan.pick(&mut self.draw)];
-        if let Err(error) = self.ensure_connected(shared).await {
+        // Checked here, not only inside: an async call costs its state machine even when it
+        // has nothing to do, and this is every transaction's path.
+        let connected = match self.conn {
+            Some(_) => Ok(()),
+            None => self.ensure_connected(shared).await,
+        };
+        if let Err(error) = connected {
             tracing::debug!(%error, "connection attempt failed");
             let kind = error.counted_as();
             shared
@@ -163,7 +169,7 @@ impl<B: Backend> SqlLane<B> {
             within(
                 timer.as_mut(),
                 last + limit,
-                conn.begin(self.plan.isolation),
+                pin!(conn.begin(self.plan.isolation)),
             )
             .await
             .map_err(failed(None))?;
@@ -183,7 +189,7 @@ impl<B: Backend> SqlLane<B> {
             within(
                 timer.as_mut(),
                 start + limit,
-                conn.execute(step.statement, params),
+                pin!(conn.execute(step.statement, params)),
             )
             .await
             .map_err(failed(step.op))?;
@@ -197,7 +203,7 @@ impl<B: Backend> SqlLane<B> {
                 Some(step) if step.op.is_some() => last,
                 _ => Instant::now(),
             };
-            within(timer.as_mut(), start + limit, conn.commit())
+            within(timer.as_mut(), start + limit, pin!(conn.commit()))
                 .await
                 .map_err(failed(txn.commit_op))?;
             if let Some(op) = txn.commit_op {
@@ -219,7 +225,7 @@ impl<B: Backend> SqlLane<B> {
         let deadline = Instant::now() + self.timeout;
         if txn.explicit
             && let (Some(conn), Some(timer)) = (self.conn.as_mut(), self.timer.as_mut())
-            && within(timer.as_mut(), deadline, conn.rollback())
+            && within(timer.as_mut(), deadline, pin!(conn.rollback()))
                 .await
                 .is_err()
         {
@@ -228,9 +234,10 @@ impl<B: Backend> SqlLane<B> {
     }
 }
 
-/// `work`, or a timeout at `deadline`, on the lane's timer. The work is polled in place, not
-/// moved into a fresh `Timeout` with a timer of its own: per statement that was several
-/// copies of a large future and a timer registration.
+/// `work`, or a timeout at `deadline`, on the lane's timer. The work is pinned by the caller
+/// and polled where it is: a statement's future is large (it holds either client library's),
+/// and moving it in here, or into a fresh `Timeout` with a timer of its own, cost a copy of it
+/// per statement.
 ///
 /// The timer is moved on only when it fires. Deadlines only grow, so a timer still set for
 /// an earlier statement's deadline fires no later than this one's; when it does, and this
@@ -242,9 +249,8 @@ impl<B: Backend> SqlLane<B> {
 async fn within<T>(
     mut timer: Pin<&mut Sleep>,
     deadline: Instant,
-    work: impl Future<Output = Result<T, SqlError>>,
+    mut work: Pin<&mut impl Future<Output = Result<T, SqlError>>>,
 ) -> Result<T, SqlError> {
-    let mut work = pin!(work);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(done) = work.as_mut().poll(cx) {
             return Poll::Ready(done);

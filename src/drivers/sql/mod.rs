@@ -366,7 +366,7 @@ fn refused_statement(job: &SqlJob, plan: &Plan, error: SqlError) -> SetupError {
     match error.statement {
         Some(i) => SetupError::Input {
             job: job.name.clone(),
-            key: None,
+            key: statement_key(job, i),
             message: format!(
                 "the server refused statement `{}`: {error}",
                 plan.statements[i]
@@ -409,8 +409,8 @@ async fn run_setup<A: Admin>(job: &SqlJob, admin: &mut A) -> Result<(), SetupErr
     for (i, sql) in custom.setup.iter().enumerate() {
         admin.run(sql).await.map_err(|e| SetupError::Input {
             job: job.name.clone(),
-            key: None,
-            message: format!("workload.setup[{i}] failed: {e}"),
+            key: Some(format!("workload.setup[{i}]")),
+            message: format!("the setup statement failed: {e}"),
         })?;
     }
     Ok(())
