@@ -243,11 +243,60 @@ pub fn run_thread<L: Lane>(
         .build()?;
     let shared = Rc::new(shared);
     let local = tokio::task::LocalSet::new();
-    let supervised = local.run_until(supervise(lanes, shared.clone(), interrupt, grace));
+    let ticks = Ticker::start()?;
+    let supervised = local.run_until(supervise(lanes, shared.clone(), interrupt, grace, &ticks));
     runtime.block_on(supervised);
+    drop(ticks);
     drop(local);
     let shared = Rc::try_unwrap(shared).map_err(|_| std::io::Error::other("lanes outlived run"))?;
     Ok(shared.recorder.into_inner())
+}
+
+/// Wakes a client thread's supervisor every [`TICK`] from a thread of its own, rather than
+/// by a timer on the client thread's runtime. A timer that near is the first to expire every
+/// time the client thread waits for its sockets, so each wait armed and cancelled a kernel
+/// timer for it; on these virtual machines that cost about 5 % of the client's CPU per
+/// PostgreSQL transaction (BENCHMARKS.md). The lanes' own timers are seconds away.
+struct Ticker {
+    notify: Arc<tokio::sync::Notify>,
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start() -> std::io::Result<Ticker> {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let done = Arc::new(AtomicBool::new(false));
+        let (n, d) = (notify.clone(), done.clone());
+        let thread = std::thread::Builder::new()
+            .name("plimsoll-tick".into())
+            .spawn(move || {
+                while !d.load(Ordering::Relaxed) {
+                    // Parked, not slept, so that the drop below ends it at once.
+                    std::thread::park_timeout(TICK);
+                    n.notify_one();
+                }
+            })?;
+        Ok(Ticker {
+            notify,
+            done,
+            thread: Some(thread),
+        })
+    }
+
+    async fn tick(&self) {
+        self.notify.notified().await;
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
 }
 
 async fn supervise<L: Lane>(
@@ -255,6 +304,7 @@ async fn supervise<L: Lane>(
     shared: Rc<Shared>,
     interrupt: &AtomicBool,
     grace: Duration,
+    ticks: &Ticker,
 ) {
     let tasks: Vec<_> = lanes
         .into_iter()
@@ -262,7 +312,7 @@ async fn supervise<L: Lane>(
         .collect();
     let give_up = shared.stop.end + grace;
     while !tasks.iter().all(|t| t.is_finished()) {
-        tokio::time::sleep(TICK).await;
+        ticks.tick().await;
         let now = Instant::now();
         shared.recorder.borrow_mut().tick(now);
         if interrupt.load(Ordering::Relaxed) || now >= give_up {
