@@ -224,7 +224,7 @@ impl PqConn {
                 && pq::PQsendDescribePrepared(raw, name.as_ptr()) == 1
                 && pq::PQpipelineSync(raw) == 1
         };
-        self.sent(c_int::from(queued)).await?;
+        self.sent(queued).await?;
         let parsed = self.finish(|_| ()).await;
         let mut oids = Vec::new();
         let described = self
@@ -266,7 +266,7 @@ impl PqConn {
     async fn type_name(&mut self, oid: u32) -> Result<String, SqlError> {
         let sql = CString::new(format!("SELECT format_type({oid}, NULL)")).expect("no NUL");
         let sent = unsafe { pq::PQsendQuery(self.raw.as_ptr(), sql.as_ptr()) };
-        self.sent(sent).await?;
+        self.sent(sent == 1).await?;
         let mut name = format!("the type with OID {oid}");
         let outcome = self
             .finish(|result| {
@@ -299,7 +299,7 @@ impl PqConn {
                 0,
             )
         };
-        self.sent(sent).await?;
+        self.sent(sent == 1).await?;
         let outcome = self.finish(|_| ()).await;
         self.done();
         outcome
@@ -311,7 +311,7 @@ impl PqConn {
             self.settle().await?;
         }
         let sent = unsafe { pq::PQsendQuery(self.raw.as_ptr(), sql.as_ptr()) };
-        self.sent(sent).await?;
+        self.sent(sent == 1).await?;
         let outcome = self.finish(|_| ()).await;
         self.done();
         outcome
@@ -371,9 +371,9 @@ impl PqConn {
         Ok(())
     }
 
-    /// After a `PQsend*` call that returned `sent`: sends the request on.
-    async fn sent(&mut self, sent: c_int) -> Result<(), SqlError> {
-        if sent == 0 {
+    /// After a `PQsend*` call, whether it `queued` the request: sends the request on.
+    async fn sent(&mut self, queued: bool) -> Result<(), SqlError> {
+        if !queued {
             return Err(self.connection_error());
         }
         self.unfinished = true;

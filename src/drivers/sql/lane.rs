@@ -70,11 +70,10 @@ impl<B: Backend> SqlLane<B> {
         }
     }
 
-    /// Connects if the lane has no connection; a reconnect is counted.
-    async fn ensure_connected(&mut self, shared: &Shared) -> Result<(), SqlError> {
-        if self.conn.is_some() {
-            return Ok(());
-        }
+    /// Opens the lane's connection; a reconnect is counted. Callers check first that there is
+    /// none: an async call costs its state machine even when it has nothing to do, and
+    /// [`SqlLane::run_one`] is every transaction's path.
+    async fn connect(&mut self, shared: &Shared) -> Result<(), SqlError> {
         let left = shared.stop.end.saturating_duration_since(Instant::now());
         let limit = self.timeout.min(left.max(Duration::from_millis(1)));
         let attempt = self.backend.connect(&self.plan.statements);
@@ -95,13 +94,9 @@ impl<B: Backend> SqlLane<B> {
     async fn run_one(&mut self, intended: Option<Instant>, shared: &Shared) {
         let plan = self.plan.clone();
         let txn = &plan.transactions[plan.pick(&mut self.draw)];
-        // Checked here, not only inside: an async call costs its state machine even when it
-        // has nothing to do, and this is every transaction's path.
-        let connected = match self.conn {
-            Some(_) => Ok(()),
-            None => self.ensure_connected(shared).await,
-        };
-        if let Err(error) = connected {
+        if self.conn.is_none()
+            && let Err(error) = self.connect(shared).await
+        {
             tracing::debug!(%error, "connection attempt failed");
             let kind = error.counted_as();
             shared
@@ -282,7 +277,7 @@ impl<B: Backend> Lane for SqlLane<B> {
         self.timer = Some(timer);
         // Connect before the first ticket, so the first measured transactions do not pay
         // for it. A failure here is counted when the first ticket finds no connection.
-        if let Err(error) = self.ensure_connected(shared).await {
+        if let Err(error) = self.connect(shared).await {
             tracing::debug!(%error, "first connection attempt failed");
         }
     }
