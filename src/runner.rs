@@ -5,7 +5,8 @@
 //! figures. Nothing here renders results.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -362,13 +363,15 @@ fn drive(
     };
     let mut spare_senders = Vec::new();
     let mut recorders = Vec::new();
+    let issuing_workers = Arc::new(AtomicUsize::new(0));
     for (index, job) in prepared.iter().enumerate() {
         let ops = job.op_names();
         let mut senders = Vec::new();
         for worker in 0..job.workers() {
             let (spare_tx, spare_rx) = mpsc::channel();
             senders.push(spare_tx);
-            let recorder = Recorder::new(index, worker, ops.len(), clock, sink.clone(), spare_rx);
+            let recorder = Recorder::new(index, worker, ops.len(), clock, sink.clone(), spare_rx)
+                .among(issuing_workers.clone());
             recorders.push((index, worker, recorder));
         }
         spare_senders.push((ops, senders));

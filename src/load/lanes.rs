@@ -146,8 +146,9 @@ pub trait Lane: 'static {
 /// an interrupt or the grace deadline into a stop, would not run until the measured end.
 const YIELD_EVERY: u32 = 64;
 
-/// Runs one lane until the pace or the stop rule says it is done.
-pub async fn drive<L: Lane>(mut lane: L, shared: Rc<Shared>) {
+/// Runs one lane until the pace or the stop rule says it is done, and hands it back with its
+/// connection still open (see [`supervise`]).
+pub async fn drive<L: Lane>(mut lane: L, shared: Rc<Shared>) -> L {
     lane.start(&shared).await;
     let mut first = true;
     let mut since_yield = 0;
@@ -160,6 +161,7 @@ pub async fn drive<L: Lane>(mut lane: L, shared: Rc<Shared>) {
             tokio::task::yield_now().await;
         }
     }
+    lane
 }
 
 async fn next_ticket(shared: &Shared, first: bool) -> Option<Ticket> {
@@ -320,9 +322,25 @@ async fn supervise<L: Lane>(
             tasks.iter().for_each(|t| t.abort());
         }
     }
+    // Lanes that are done keep their connections until the last request of the whole run
+    // (every thread, every job) has ended. Closing them at once made the server tear down
+    // sessions (a PostgreSQL backend's exit) while other lanes' last transactions were still
+    // running on it, and those came out as the run's slowest, several times slower than any
+    // before the end (BENCHMARKS.md).
+    let mut done = Vec::with_capacity(tasks.len());
     for task in tasks {
-        let _ = task.await;
+        done.extend(task.await.ok());
     }
+    shared.recorder.borrow_mut().stop_issuing();
+    while !shared.recorder.borrow().run_quiet() {
+        let now = Instant::now();
+        if interrupt.load(Ordering::Relaxed) || now >= give_up {
+            break;
+        }
+        shared.recorder.borrow_mut().tick(now);
+        ticks.tick().await;
+    }
+    drop(done);
 }
 
 #[cfg(test)]
@@ -393,6 +411,95 @@ mod tests {
         );
         drop(recorder);
         drop(snapshots);
+    }
+
+    /// Each request takes `hold`; notes when its last one ended and when it was dropped.
+    struct Hold {
+        hold: Duration,
+        log: Arc<std::sync::Mutex<Vec<(Duration, &'static str)>>>,
+        start: Instant,
+    }
+
+    impl Hold {
+        fn note(&self, what: &'static str) {
+            let at = self.start.elapsed();
+            self.log.lock().unwrap().push((at, what));
+        }
+    }
+
+    impl Lane for Hold {
+        async fn start(&mut self, _: &Shared) {}
+
+        async fn issue(&mut self, _: Ticket, _: &Shared) {
+            tokio::time::sleep(self.hold).await;
+            self.note(if self.hold.as_millis() > 100 {
+                "slow ended"
+            } else {
+                "fast ended"
+            });
+        }
+    }
+
+    impl Drop for Hold {
+        fn drop(&mut self) {
+            self.note("dropped");
+        }
+    }
+
+    #[test]
+    fn no_lane_closes_before_the_last_request_of_the_run_has_ended() {
+        let start = Instant::now();
+        let end = Duration::from_millis(300);
+        let clock = Clock::new(start, Duration::ZERO, end, Duration::from_secs(1));
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (sink, snapshots) = std::sync::mpsc::channel();
+        let issuing = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let interrupt = AtomicBool::new(false);
+        let lane = |ms| Hold {
+            hold: Duration::from_millis(ms),
+            log: log.clone(),
+            start,
+        };
+        // One thread of quick requests only; the other's slow request runs well past the end.
+        let threads = [vec![lane(10)], vec![lane(10), lane(700)]];
+        std::thread::scope(|scope| {
+            for lanes in threads {
+                let (sink, issuing, interrupt) = (sink.clone(), issuing.clone(), &interrupt);
+                scope.spawn(move || {
+                    let (_spares, spare_rx) = std::sync::mpsc::channel();
+                    let recorder = Recorder::new(0, 0, 1, clock, sink, spare_rx).among(issuing);
+                    let shared = Shared {
+                        pace: Pace::Closed {
+                            batch: 1,
+                            think: Duration::ZERO,
+                        },
+                        stop: StopRule::new(start, start + end, None),
+                        recorder: RefCell::new(recorder),
+                    };
+                    let grace = Duration::from_secs(5);
+                    run_thread(lanes, shared, interrupt, grace).expect("thread runs");
+                });
+            }
+        });
+        drop(snapshots);
+        let log = log.lock().unwrap();
+        let slow_end = log
+            .iter()
+            .find(|(_, what)| *what == "slow ended")
+            .expect("slow")
+            .0;
+        let drops: Vec<Duration> = log
+            .iter()
+            .filter(|(_, w)| *w == "dropped")
+            .map(|e| e.0)
+            .collect();
+        assert_eq!(drops.len(), 3, "{log:?}");
+        assert!(drops.iter().all(|&d| d >= slow_end), "{log:?}");
+        // And not held to the grace deadline either.
+        assert!(
+            drops.iter().all(|&d| d < slow_end + Duration::from_secs(1)),
+            "{log:?}"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The per-worker half of the recording path: lock-free, allocation-free per operation.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
@@ -201,6 +203,10 @@ pub struct Recorder {
     next_boundary: Instant,
     sink: Sender<Snapshot>,
     spares: Receiver<WorkerStats>,
+    /// How many of the run's workers still have requests out, this one included while
+    /// `issuing`.
+    issuing_workers: Arc<AtomicUsize>,
+    issuing: bool,
 }
 
 impl Recorder {
@@ -224,7 +230,30 @@ impl Recorder {
             next_boundary: clock.next_boundary(now),
             sink,
             spares,
+            issuing_workers: Arc::new(AtomicUsize::new(1)),
+            issuing: true,
         }
+    }
+
+    /// This recorder, counted among the run's workers in `issuing_workers` (one count shared
+    /// by all the run's recorders) instead of alone.
+    pub fn among(mut self, issuing_workers: Arc<AtomicUsize>) -> Self {
+        issuing_workers.fetch_add(1, Ordering::Relaxed);
+        self.issuing_workers = issuing_workers;
+        self
+    }
+
+    /// The worker has no more requests out. Once every worker of the run has said so, nothing
+    /// a worker tears down can slow another's last request.
+    pub fn stop_issuing(&mut self) {
+        if std::mem::replace(&mut self.issuing, false) {
+            self.issuing_workers.fetch_sub(1, Ordering::Release);
+        }
+    }
+
+    /// Whether every worker of the run has stopped issuing (or ended).
+    pub fn run_quiet(&self) -> bool {
+        self.issuing_workers.load(Ordering::Acquire) == 0
     }
 
     pub fn clock(&self) -> &Clock {
@@ -318,6 +347,7 @@ impl Recorder {
 
     /// Hands over what is left. Call once, when the worker stops.
     pub fn finish(mut self) {
+        self.stop_issuing();
         let stats = std::mem::replace(&mut self.current, WorkerStats::empty());
         self.send(stats, None);
     }
@@ -376,6 +406,13 @@ impl Recorder {
         // The collector outlives every worker; if it is gone the run is being torn down and the
         // figures have nowhere to go.
         let _ = self.sink.send(snapshot);
+    }
+}
+
+impl Drop for Recorder {
+    /// A worker that fails leaves the count too, so that no other waits on it.
+    fn drop(&mut self) {
+        self.stop_issuing();
     }
 }
 
