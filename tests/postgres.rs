@@ -134,11 +134,12 @@ fn shared_url() -> String {
 }
 
 /// Commits that are not the workload's, at most: each session's start (the lanes', setup's
-/// and its check connection's), each statement prepared on each of those connections, and
-/// setup's own queries (the server's version; a mark lookup, prepared and run, per table).
+/// and its check connection's), each statement prepared on each of those connections and
+/// their transaction control (BEGIN and COMMIT, prepared together), and setup's own queries
+/// (the server's version; a mark lookup, prepared and run, per table).
 fn setup_commits(connections: u64, statements: u64) -> u64 {
     let (sessions, tables) = (connections + 2, 4);
-    sessions + (connections + 1) * statements + 1 + 2 * tables
+    sessions + (connections + 1) * (statements + 1) + 1 + 2 * tables
 }
 
 #[test]
@@ -686,6 +687,27 @@ fn serialization_failures_are_retried_and_counted() {
         failed,
         "and on the update"
     );
+}
+
+#[test]
+fn transaction_control_is_prepared_like_the_statements() {
+    let schema = Schema::new("control");
+    let job = in_schema(
+        &schema,
+        "connections = 2\nops = 20\nisolation = \"repeatable_read\"\n\
+         [jobs.workload]\nkind = \"custom\"\n\
+         setup = [\"CREATE TABLE IF NOT EXISTS seen (what text)\"]\n\
+         transactions = [{ name = \"look\", statements = [\
+         \"INSERT INTO seen SELECT statement FROM pg_prepared_statements WHERE statement !~ 'seen'\", \
+         \"SELECT 1\"] }]\n",
+    );
+    let (results, _) = run(UNTIL_OPS, &job);
+    assert_eq!(all_errors(&results), vec![]);
+    assert_eq!(count(&results, "look"), 20);
+    // What each session had prepared, as the server lists it, seen from inside each
+    // transaction: the job's BEGIN and COMMIT, as pgbench's prepared mode has them.
+    let seen = schema.sql("SELECT string_agg(DISTINCT what, ' | ' ORDER BY what) FROM seen");
+    assert_eq!(seen, "BEGIN ISOLATION LEVEL REPEATABLE READ | COMMIT | SELECT 1");
 }
 
 fn op_errors(results: &RunResults, op: &str, kind: &str) -> u64 {

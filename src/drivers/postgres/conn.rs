@@ -38,21 +38,21 @@ impl Conn for PgConn {
 
     async fn begin(&mut self, isolation: Option<Isolation>) -> Result<(), SqlError> {
         match self {
-            PgConn::Libpq(conn) => conn.simple(begin_sql(isolation)).await,
+            PgConn::Libpq(conn) => conn.control(begin_sql(isolation)).await,
             PgConn::Tokio(conn) => conn.begin(isolation).await,
         }
     }
 
     async fn commit(&mut self) -> Result<(), SqlError> {
         match self {
-            PgConn::Libpq(conn) => conn.simple(c"COMMIT").await,
+            PgConn::Libpq(conn) => conn.control(c"COMMIT").await,
             PgConn::Tokio(conn) => conn.commit().await,
         }
     }
 
     async fn rollback(&mut self) -> Result<(), SqlError> {
         match self {
-            PgConn::Libpq(conn) => conn.simple(c"ROLLBACK").await,
+            PgConn::Libpq(conn) => conn.control(c"ROLLBACK").await,
             PgConn::Tokio(conn) => conn.rollback().await,
         }
     }
@@ -72,7 +72,7 @@ impl Conn for PgConn {
     }
 }
 
-fn begin_sql(isolation: Option<Isolation>) -> &'static CStr {
+pub(super) fn begin_sql(isolation: Option<Isolation>) -> &'static CStr {
     match isolation {
         None => c"BEGIN",
         Some(Isolation::ReadCommitted) => c"BEGIN ISOLATION LEVEL READ COMMITTED",
@@ -84,6 +84,8 @@ fn begin_sql(isolation: Option<Isolation>) -> &'static CStr {
 pub struct TokioConn {
     client: Client,
     statements: Vec<Statement>,
+    /// Transaction control prepared at connect, by text (see [`PqConn::connect`]).
+    control: Vec<(&'static CStr, Statement)>,
     /// The connection's I/O, polled by the lane itself while one of its statements is out
     /// (see [`driven`]); `None` once it has ended, which fails every later statement.
     driver: Option<Driver>,
@@ -91,10 +93,12 @@ pub struct TokioConn {
 
 impl TokioConn {
     /// Prepares `texts` on `client`; the first the server refuses fails with its index.
+    /// `control` is prepared too.
     pub(super) async fn prepare(
         client: Client,
         driver: Driver,
         texts: &[String],
+        control: &[&'static CStr],
     ) -> Result<TokioConn, SqlError> {
         let mut driver = Some(driver);
         let mut statements = Vec::with_capacity(texts.len());
@@ -107,9 +111,16 @@ impl TokioConn {
                 })?;
             statements.push(prepared);
         }
+        let mut prepared = Vec::with_capacity(control.len());
+        for &sql in control {
+            let text = sql.to_str().expect("ASCII");
+            let statement = driven(&mut driver, pin!(client.prepare(text))).await;
+            prepared.push((sql, statement.map_err(|e| classify(&e))?));
+        }
         Ok(TokioConn {
             client,
             statements,
+            control: prepared,
             driver,
         })
     }
@@ -174,16 +185,15 @@ impl Conn for TokioConn {
     }
 
     async fn begin(&mut self, isolation: Option<Isolation>) -> Result<(), SqlError> {
-        let sql = begin_sql(isolation).to_str().expect("ASCII");
-        self.simple(sql).await
+        self.control(begin_sql(isolation)).await
     }
 
     async fn commit(&mut self) -> Result<(), SqlError> {
-        self.simple("COMMIT").await
+        self.control(c"COMMIT").await
     }
 
     async fn rollback(&mut self) -> Result<(), SqlError> {
-        self.simple("ROLLBACK").await
+        self.control(c"ROLLBACK").await
     }
 
     fn is_lost(&self) -> bool {
@@ -202,10 +212,21 @@ impl Conn for TokioConn {
 }
 
 impl TokioConn {
-    async fn simple(&mut self, sql: &str) -> Result<(), SqlError> {
-        driven(&mut self.driver, pin!(self.client.batch_execute(sql)))
-            .await
-            .map_err(|e| classify(&e))
+    /// Runs transaction control `sql`: prepared, when it was prepared at connect, or else
+    /// with the simple protocol.
+    async fn control(&mut self, sql: &'static CStr) -> Result<(), SqlError> {
+        let outcome = match self.control.iter().find(|(text, _)| *text == sql) {
+            Some((_, statement)) => {
+                let none: [&(dyn ToSql + Sync); 0] = [];
+                let run = pin!(self.client.execute_raw(statement, none));
+                driven(&mut self.driver, run).await.map(drop)
+            }
+            None => {
+                let text = sql.to_str().expect("ASCII");
+                driven(&mut self.driver, pin!(self.client.batch_execute(text))).await
+            }
+        };
+        outcome.map_err(|e| classify(&e))
     }
 }
 

@@ -122,6 +122,8 @@ pub struct PqConn {
     /// Dropped before the connection, which closes it.
     socket: Option<AsyncFd<RawFd>>,
     statements: Vec<Prepared>,
+    /// Transaction control prepared at connect, by text, with its statement name.
+    control: Vec<(&'static CStr, CString)>,
     /// A request whose reply has not been read to its end: a statement's future was dropped
     /// part way (its timeout). The next request reads the rest first, as a pipelined client
     /// would have.
@@ -144,8 +146,14 @@ impl Drop for PqConn {
 
 impl PqConn {
     /// Connects and prepares `texts`; the first statement the server refuses fails with its
-    /// index.
-    pub(super) async fn connect(keywords: &Keywords, texts: &[String]) -> Result<PqConn, SqlError> {
+    /// index. `control`, the job's transaction control (its BEGIN, COMMIT), is prepared too,
+    /// as pgbench's prepared mode does: run with the simple protocol, the server would parse
+    /// and plan it again in every transaction.
+    pub(super) async fn connect(
+        keywords: &Keywords,
+        texts: &[String],
+        control: &[&'static CStr],
+    ) -> Result<PqConn, SqlError> {
         let mut keys: Vec<*const c_char> = keywords.0.iter().map(|(k, _)| k.as_ptr()).collect();
         let mut values: Vec<*const c_char> = keywords.0.iter().map(|(_, v)| v.as_ptr()).collect();
         keys.push(std::ptr::null());
@@ -157,6 +165,7 @@ impl PqConn {
             raw,
             socket: None,
             statements: Vec::with_capacity(texts.len()),
+            control: Vec::with_capacity(control.len()),
             unfinished: false,
             values: BytesMut::new(),
             bounds: Vec::new(),
@@ -172,6 +181,7 @@ impl PqConn {
             })?;
             conn.statements.push(prepared);
         }
+        conn.prepare_control(control).await?;
         Ok(conn)
     }
 
@@ -235,20 +245,7 @@ impl PqConn {
                     .collect();
             })
             .await;
-        let synced = self.next_result().await?;
-        let status = synced
-            .as_ref()
-            .map(|r| unsafe { pq::PQresultStatus(r.0.as_ptr()) });
-        if status != Some(pq::ExecStatusType::PGRES_PIPELINE_SYNC)
-            || unsafe { pq::PQexitPipelineMode(raw) } != 1
-        {
-            self.socket = None;
-            return Err(SqlError::new(
-                SqlErrorKind::Protocol,
-                "the prepare's reply ended oddly",
-            ));
-        }
-        self.done();
+        self.end_pipeline().await?;
         parsed?;
         described?;
         let mut types = Vec::with_capacity(oids.len());
@@ -259,6 +256,49 @@ impl PqConn {
             });
         }
         Ok(Prepared { name, types })
+    }
+
+    /// Prepares `texts`, which take no parameters, in one round trip and one server
+    /// transaction.
+    async fn prepare_control(&mut self, texts: &[&'static CStr]) -> Result<(), SqlError> {
+        let raw = self.raw.as_ptr();
+        let mut queued = unsafe { pq::PQenterPipelineMode(raw) } == 1;
+        for (k, &text) in texts.iter().enumerate() {
+            let name = CString::new(format!("t{k}")).expect("no NUL in a statement name");
+            queued = queued
+                && unsafe {
+                    pq::PQsendPrepare(raw, name.as_ptr(), text.as_ptr(), 0, std::ptr::null())
+                } == 1;
+            self.control.push((text, name));
+        }
+        self.sent(queued && unsafe { pq::PQpipelineSync(raw) } == 1)
+            .await?;
+        let mut outcome = Ok(());
+        for _ in texts {
+            let parsed = self.finish(|_| ()).await;
+            outcome = outcome.and(parsed);
+        }
+        self.end_pipeline().await?;
+        outcome
+    }
+
+    /// Reads the sync that ends a pipeline's replies and leaves pipeline mode.
+    async fn end_pipeline(&mut self) -> Result<(), SqlError> {
+        let synced = self.next_result().await?;
+        let status = synced
+            .as_ref()
+            .map(|r| unsafe { pq::PQresultStatus(r.0.as_ptr()) });
+        if status != Some(pq::ExecStatusType::PGRES_PIPELINE_SYNC)
+            || unsafe { pq::PQexitPipelineMode(self.raw.as_ptr()) } != 1
+        {
+            self.socket = None;
+            return Err(SqlError::new(
+                SqlErrorKind::Protocol,
+                "the prepare's reply ended oddly",
+            ));
+        }
+        self.done();
+        Ok(())
     }
 
     /// The name of the database's own type `oid`, as SQL writes it. Only a statement that
@@ -305,12 +345,20 @@ impl PqConn {
         outcome
     }
 
-    /// Runs `sql` with the simple protocol: transaction control.
-    pub async fn simple(&mut self, sql: &CStr) -> Result<(), SqlError> {
+    /// Runs transaction control `sql`: prepared, when it was prepared at connect, or else
+    /// with the simple protocol.
+    pub async fn control(&mut self, sql: &'static CStr) -> Result<(), SqlError> {
         if self.unfinished {
             self.settle().await?;
         }
-        let sent = unsafe { pq::PQsendQuery(self.raw.as_ptr(), sql.as_ptr()) };
+        let raw = self.raw.as_ptr();
+        let sent = match self.control.iter().find(|(text, _)| *text == sql) {
+            Some((_, name)) => unsafe {
+                let (values, ints) = (std::ptr::null(), std::ptr::null());
+                pq::PQsendQueryPrepared(raw, name.as_ptr(), 0, values, ints, ints, 0)
+            },
+            None => unsafe { pq::PQsendQuery(raw, sql.as_ptr()) },
+        };
         self.sent(sent == 1).await?;
         let outcome = self.finish(|_| ()).await;
         self.done();

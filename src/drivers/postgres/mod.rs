@@ -18,7 +18,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::drivers::sql::{Backend, PreparedSql, SqlError, SqlErrorKind};
 use crate::tls::{Trust, client_config, refused_certificate};
-use crate::workload::{Dialect, SqlJob, redact_url, suggest_name};
+use crate::workload::{Dialect, Isolation, SqlJob, redact_url, suggest_name};
 
 use admin::PgAdmin;
 use conn::{PgConn, TokioConn, classify};
@@ -93,6 +93,8 @@ pub struct Postgres {
     /// How libpq reaches the server, for the lanes' connections when there is no TLS.
     libpq: Option<Keywords>,
     schema: Option<String>,
+    /// The job's isolation level, which its lanes' BEGIN sets.
+    isolation: Option<Isolation>,
 }
 
 impl Postgres {
@@ -177,17 +179,19 @@ impl Backend for Postgres {
             tls,
             libpq,
             schema: job.schema.clone(),
+            isolation: job.isolation,
         })
     }
 
     async fn connect(&self, statements: &[String]) -> Result<PgConn, SqlError> {
+        let control = [conn::begin_sql(self.isolation), c"COMMIT"];
         if let Some(keywords) = &self.libpq {
-            return Ok(PgConn::Libpq(PqConn::connect(keywords, statements).await?));
+            let conn = PqConn::connect(keywords, statements, &control).await?;
+            return Ok(PgConn::Libpq(conn));
         }
         let (client, driver) = self.open().await?;
-        Ok(PgConn::Tokio(
-            TokioConn::prepare(client, driver, statements).await?,
-        ))
+        let conn = TokioConn::prepare(client, driver, statements, &control).await?;
+        Ok(PgConn::Tokio(conn))
     }
 
     async fn admin(&self) -> Result<PgAdmin, SqlError> {
