@@ -15,7 +15,11 @@
 # aggregate line per second (--aggregate-interval) for its largest latency.
 # Prints per transaction the median transactions per second of each tool and their ratio, the
 # median mean and largest latency of each, and the ratio of client CPU seconds (user + system)
-# per transaction.
+# per transaction. pgbench's largest latency leaves out its last, partial second (its log
+# does); plimsoll's includes the transactions still running at the end.
+#
+# PLIMSOLL_BEFORE=path/to/another/plimsoll runs that build too, after plimsoll in each round,
+# and prints plimsoll's ratios to it: a change measured against the build before it.
 set -euo pipefail
 
 ROUNDS=${1:-3}
@@ -125,6 +129,10 @@ for select_only in true false; do
   for round in $(seq "$ROUNDS"); do
     read -r n tps mean max cpu < <(run_plimsoll "$select_only")
     echo "plimsoll $select_only $round $n $tps $mean $max $cpu" | tee -a "$WORK/runs" >&2
+    if [[ -n ${PLIMSOLL_BEFORE:-} ]]; then
+      read -r n tps mean max cpu < <(PLIMSOLL=$PLIMSOLL_BEFORE run_plimsoll "$select_only")
+      echo "before $select_only $round $n $tps $mean $max $cpu" | tee -a "$WORK/runs" >&2
+    fi
     read -r n tps mean max cpu < <(run_pgbench "$select_only")
     echo "pgbench $select_only $round $n $tps $mean $max $cpu" | tee -a "$WORK/runs" >&2
   done
@@ -149,4 +157,11 @@ for job in ("select-only", "tpcb-like"):
           f"{med(ours, 1):>6.2f}/{med(theirs, 1):<6.2f} "
           f"{med(ours, 2):>7.1f}/{med(theirs, 2):<6.1f} "
           f"{med(ours, 3) / med(theirs, 3):>14.2f}")
+for job in ("select-only", "tpcb-like"):
+    if (job, "before") in runs:
+        ours, before = runs[(job, "plimsoll")], runs[(job, "before")]
+        med = lambda xs, i: statistics.median(x[i] for x in xs)
+        print(f"{job:<12} against PLIMSOLL_BEFORE: tps {med(before, 0):,.0f} -> "
+              f"{med(ours, 0):,.0f} ({med(ours, 0) / med(before, 0):.2f}), CPU per txn "
+              f"{med(ours, 3) / med(before, 3):.2f}")
 PY
