@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -20,7 +20,7 @@ use crate::drivers::redis::PreparedRedis;
 use crate::gate::{Breach, Gate, LiveJob};
 use crate::host::{ClockSync, HostFacts};
 use crate::load::{Shard, ShardError, ShardSource};
-use crate::measure::{Clock, Collector, JobTotals, Recorder, Snapshot};
+use crate::measure::{Clock, Collector, Issuing, JobTotals, Recorder, Snapshot};
 use crate::monitor::{MonitorPlan, ResourceSeries, Sampler, SamplerHandle, checks};
 use crate::report::progress::Progress;
 use crate::results::{
@@ -363,7 +363,7 @@ fn drive(
     };
     let mut spare_senders = Vec::new();
     let mut recorders = Vec::new();
-    let issuing_workers = Arc::new(AtomicUsize::new(0));
+    let issuing = Arc::new(Issuing::default());
     for (index, job) in prepared.iter().enumerate() {
         let ops = job.op_names();
         let mut senders = Vec::new();
@@ -371,7 +371,7 @@ fn drive(
             let (spare_tx, spare_rx) = mpsc::channel();
             senders.push(spare_tx);
             let recorder = Recorder::new(index, worker, ops.len(), clock, sink.clone(), spare_rx)
-                .among(issuing_workers.clone());
+                .among(issuing.clone());
             recorders.push((index, worker, recorder));
         }
         spare_senders.push((ops, senders));
@@ -430,7 +430,9 @@ fn drive(
     Outcome {
         origin,
         totals: collector.finish(),
-        measured: ended.saturating_duration_since(clock.measure_start),
+        measured: issuing
+            .measured()
+            .unwrap_or_else(|| ended.saturating_duration_since(clock.measure_start)),
         failures,
         resources,
         aborted,

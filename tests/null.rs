@@ -108,6 +108,24 @@ fn a_count_limited_job_runs_exactly_its_count() {
 }
 
 #[test]
+fn a_count_limited_window_ends_with_its_last_operation() {
+    // One lane, one operation at a time: the operations' latencies add up to the window,
+    // give or take the few microseconds between one operation and the next.
+    for _ in 0..3 {
+        let (results, _) = run("30s", "ops = 100\ndelay = \"1ms\"\n");
+        assert_eq!(count(&results), 100);
+        let busy_ms = latency(&results).mean().unwrap() * 100.0 / 1e6;
+        let window_ms = results.measured_ns as f64 / 1e6;
+        // A window closed when the thread next looked, not when its last operation ended,
+        // ran up to 50 ms long, and the throughput came out that much short.
+        assert!(
+            window_ms >= busy_ms && window_ms < busy_ms + 8.0,
+            "a window of {window_ms:.1} ms for {busy_ms:.1} ms of operations"
+        );
+    }
+}
+
+#[test]
 fn an_open_job_meets_its_rate_for_the_whole_job_not_per_worker() {
     let (results, _) = run(
         "3s",

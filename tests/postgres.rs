@@ -707,7 +707,10 @@ fn transaction_control_is_prepared_like_the_statements() {
     // What each session had prepared, as the server lists it, seen from inside each
     // transaction: the job's BEGIN and COMMIT, as pgbench's prepared mode has them.
     let seen = schema.sql("SELECT string_agg(DISTINCT what, ' | ' ORDER BY what) FROM seen");
-    assert_eq!(seen, "BEGIN ISOLATION LEVEL REPEATABLE READ | COMMIT | SELECT 1");
+    assert_eq!(
+        seen,
+        "BEGIN ISOLATION LEVEL REPEATABLE READ | COMMIT | SELECT 1"
+    );
 }
 
 fn op_errors(results: &RunResults, op: &str, kind: &str) -> u64 {

@@ -310,7 +310,16 @@ async fn supervise<L: Lane>(
 ) {
     let tasks: Vec<_> = lanes
         .into_iter()
-        .map(|lane| tokio::task::spawn_local(drive(lane, shared.clone())))
+        .map(|lane| {
+            let (shared, done) = (shared.clone(), ticks.notify.clone());
+            tokio::task::spawn_local(async move {
+                let lane = drive(lane, shared).await;
+                // The supervisor looks at once, not on its next tick: the thread's last
+                // request is when the run's measured window may close.
+                done.notify_one();
+                lane
+            })
+        })
         .collect();
     let give_up = shared.stop.end + grace;
     while !tasks.iter().all(|t| t.is_finished()) {
@@ -453,7 +462,7 @@ mod tests {
         let clock = Clock::new(start, Duration::ZERO, end, Duration::from_secs(1));
         let log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let (sink, snapshots) = std::sync::mpsc::channel();
-        let issuing = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let issuing = Arc::new(crate::measure::Issuing::default());
         let interrupt = AtomicBool::new(false);
         let lane = |ms| Hold {
             hold: Duration::from_millis(ms),

@@ -19,6 +19,6 @@ pub use histogram::{
     Value,
 };
 pub use recorder::{
-    Clock, CounterId, LATE_AFTER, MAX_COUNTERS, OpId, Phase, Recorder, ScheduleStats, Snapshot,
-    WorkerStats,
+    Clock, CounterId, Issuing, LATE_AFTER, MAX_COUNTERS, OpId, Phase, Recorder, ScheduleStats,
+    Snapshot, WorkerStats,
 };

@@ -1,7 +1,7 @@
 //! The per-worker half of the recording path: lock-free, allocation-free per operation.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
@@ -192,6 +192,31 @@ pub struct Snapshot {
     pub now_in: Option<u64>,
 }
 
+/// What a run's recorders share: how many workers still have requests out, and when the
+/// latest to stop did. That moment, not when the workers' threads end, closes the measured
+/// window: a thread notices its last request's end on its supervisor's next tick, and may
+/// then wait for other threads before it ends.
+#[derive(Debug, Default)]
+pub struct Issuing {
+    workers: AtomicUsize,
+    /// From the start of measurement to the latest stop so far, in nanoseconds.
+    last_stop_ns: AtomicU64,
+}
+
+impl Issuing {
+    /// Whether every worker has stopped issuing (or ended).
+    pub fn quiet(&self) -> bool {
+        self.workers.load(Ordering::Acquire) == 0
+    }
+
+    /// From the start of measurement to the moment the last worker stopped issuing; `None`
+    /// while one still issues, or if none ever did.
+    pub fn measured(&self) -> Option<Duration> {
+        let registered = self.last_stop_ns.load(Ordering::Acquire);
+        (self.quiet() && registered > 0).then(|| Duration::from_nanos(registered))
+    }
+}
+
 /// A worker's recorder. Create one per worker thread or task; it is not shared.
 pub struct Recorder {
     job: usize,
@@ -203,9 +228,8 @@ pub struct Recorder {
     next_boundary: Instant,
     sink: Sender<Snapshot>,
     spares: Receiver<WorkerStats>,
-    /// How many of the run's workers still have requests out, this one included while
-    /// `issuing`.
-    issuing_workers: Arc<AtomicUsize>,
+    /// The run's workers that still have requests out, this one included while `issuing`.
+    run: Arc<Issuing>,
     issuing: bool,
 }
 
@@ -230,16 +254,18 @@ impl Recorder {
             next_boundary: clock.next_boundary(now),
             sink,
             spares,
-            issuing_workers: Arc::new(AtomicUsize::new(1)),
+            run: Arc::new(Issuing {
+                workers: AtomicUsize::new(1),
+                last_stop_ns: AtomicU64::new(0),
+            }),
             issuing: true,
         }
     }
 
-    /// This recorder, counted among the run's workers in `issuing_workers` (one count shared
-    /// by all the run's recorders) instead of alone.
-    pub fn among(mut self, issuing_workers: Arc<AtomicUsize>) -> Self {
-        issuing_workers.fetch_add(1, Ordering::Relaxed);
-        self.issuing_workers = issuing_workers;
+    /// This recorder, counted among `run`'s workers instead of alone.
+    pub fn among(mut self, run: Arc<Issuing>) -> Self {
+        run.workers.fetch_add(1, Ordering::Relaxed);
+        self.run = run;
         self
     }
 
@@ -247,13 +273,16 @@ impl Recorder {
     /// a worker tears down can slow another's last request.
     pub fn stop_issuing(&mut self) {
         if std::mem::replace(&mut self.issuing, false) {
-            self.issuing_workers.fetch_sub(1, Ordering::Release);
+            // At least 1 ns, so that a stop at the very start still counts as one.
+            let at = nanos_between(self.clock.measure_start, Instant::now()).max(1);
+            self.run.last_stop_ns.fetch_max(at, Ordering::AcqRel);
+            self.run.workers.fetch_sub(1, Ordering::Release);
         }
     }
 
     /// Whether every worker of the run has stopped issuing (or ended).
     pub fn run_quiet(&self) -> bool {
-        self.issuing_workers.load(Ordering::Acquire) == 0
+        self.run.quiet()
     }
 
     pub fn clock(&self) -> &Clock {
