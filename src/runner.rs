@@ -326,6 +326,8 @@ struct Outcome {
     /// The wall clock when the run's clock started (warmup's start).
     origin: SystemTime,
     totals: Vec<JobTotals>,
+    /// The warmup as it ran: shorter than asked when the run stopped during it.
+    warmed: Duration,
     measured: Duration,
     failures: Vec<String>,
     resources: Option<ResourceSeries>,
@@ -430,6 +432,7 @@ fn drive(
     Outcome {
         origin,
         totals: collector.finish(),
+        warmed: ended.saturating_duration_since(now).min(workload.warmup.0),
         measured: issuing
             .measured()
             .unwrap_or_else(|| ended.saturating_duration_since(clock.measure_start)),
@@ -555,7 +558,7 @@ fn assemble(
         workload: serde_json::to_value(workload).unwrap_or_default(),
         host: run.host,
         started_at: humantime::format_rfc3339_seconds(run.started_at).to_string(),
-        warmup_ns: workload.warmup.0.as_nanos() as u64,
+        warmup_ns: outcome.warmed.as_nanos() as u64,
         duration_requested_ns: workload.duration.0.as_nanos() as u64,
         measured_ns: outcome.measured.as_nanos() as u64,
         interval_ns: workload.interval.0.as_nanos() as u64,

@@ -237,6 +237,29 @@ fn a_job_with_nothing_to_wait_for_still_stops_when_interrupted() {
 }
 
 #[test]
+fn an_interrupted_warmup_is_reported_as_long_as_it_ran() {
+    let stop = AtomicBool::new(false);
+    let text =
+        workload("30s", "delay = \"1ms\"\n").replace("duration", "warmup = \"30s\"\nduration");
+    let (results, _) = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(500));
+            stop.store(true, Ordering::Relaxed);
+        });
+        run_with(&text, &stop)
+    });
+    // The interrupt may come before the run's turn does (see `Turn`), so only the upper end
+    // of what ran is known.
+    let warmed = Duration::from_nanos(results.warmup_ns);
+    assert!(
+        warmed < Duration::from_secs(3),
+        "a warmup of {warmed:?}, stopped at 0.5 s of 30 s"
+    );
+    assert_eq!(results.measured_ns, 0);
+    assert!(job(&results).operations.is_empty() || count(&results) == 0);
+}
+
+#[test]
 fn null_keys_are_checked_with_suggestions() {
     let problems = |job: &str| match load_str("w.toml", &workload("1s", job)) {
         Ok(_) => String::new(),

@@ -199,7 +199,7 @@ pub struct Snapshot {
 #[derive(Debug, Default)]
 pub struct Issuing {
     workers: AtomicUsize,
-    /// From the start of measurement to the latest stop so far, in nanoseconds.
+    /// From the start of measurement to the latest stop so far, in nanoseconds, plus one.
     last_stop_ns: AtomicU64,
 }
 
@@ -213,7 +213,7 @@ impl Issuing {
     /// while one still issues, or if none ever did.
     pub fn measured(&self) -> Option<Duration> {
         let registered = self.last_stop_ns.load(Ordering::Acquire);
-        (self.quiet() && registered > 0).then(|| Duration::from_nanos(registered))
+        (self.quiet() && registered > 0).then(|| Duration::from_nanos(registered - 1))
     }
 }
 
@@ -273,8 +273,8 @@ impl Recorder {
     /// a worker tears down can slow another's last request.
     pub fn stop_issuing(&mut self) {
         if std::mem::replace(&mut self.issuing, false) {
-            // At least 1 ns, so that a stop at the very start still counts as one.
-            let at = nanos_between(self.clock.measure_start, Instant::now()).max(1);
+            // One more than the time, so that 0 still means no stop.
+            let at = nanos_between(self.clock.measure_start, Instant::now()) + 1;
             self.run.last_stop_ns.fetch_max(at, Ordering::AcqRel);
             self.run.workers.fetch_sub(1, Ordering::Release);
         }

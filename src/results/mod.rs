@@ -56,6 +56,7 @@ pub struct RunResults {
     pub host: HostFacts,
     /// Wall-clock start of the run (warmup included), RFC 3339 UTC.
     pub started_at: String,
+    /// The warmup as it ran: shorter than the workload's when the run was stopped during it.
     pub warmup_ns: u64,
     pub duration_requested_ns: u64,
     /// The measured window as it actually ran: from the end of warmup until the last worker
