@@ -698,7 +698,8 @@ fn transaction_control_is_prepared_like_the_statements() {
          [jobs.workload]\nkind = \"custom\"\n\
          setup = [\"CREATE TABLE IF NOT EXISTS seen (what text)\"]\n\
          transactions = [{ name = \"look\", statements = [\
-         \"INSERT INTO seen SELECT statement FROM pg_prepared_statements WHERE statement !~ 'seen'\", \
+         \"INSERT INTO seen SELECT statement FROM pg_prepared_statements \
+         WHERE statement !~ 'seen'\", \
          \"SELECT 1\"] }]\n",
     );
     let (results, _) = run(UNTIL_OPS, &job);
