@@ -59,6 +59,13 @@ impl StopRule {
     fn stop(&self) {
         self.stopped.set(true);
     }
+
+    /// Whether the lanes stopped before the measured end: their count ran out, or the run
+    /// was stopped.
+    fn ended_early(&self) -> bool {
+        let spent = |left: &Arc<AtomicU64>| left.load(Ordering::Relaxed) == 0;
+        self.stopped.get() || self.budget.as_ref().is_some_and(spent)
+    }
 }
 
 /// How the next request's start is decided.
@@ -340,7 +347,12 @@ async fn supervise<L: Lane>(
     for task in tasks {
         done.extend(task.await.ok());
     }
-    shared.recorder.borrow_mut().stop_issuing();
+    // Lanes that ran to the end issued until it, even when an open model's last slot came
+    // before it: the schedule's quiet tail is part of the measured window.
+    let now = Instant::now();
+    let early = shared.stop.ended_early() || interrupt.load(Ordering::Relaxed);
+    let stopped = if early { now } else { now.max(shared.stop.end) };
+    shared.recorder.borrow_mut().stop_issuing_at(stopped);
     while !shared.recorder.borrow().run_quiet() {
         let now = Instant::now();
         if interrupt.load(Ordering::Relaxed) || now >= give_up {

@@ -269,12 +269,12 @@ impl Recorder {
         self
     }
 
-    /// The worker has no more requests out. Once every worker of the run has said so, nothing
-    /// a worker tears down can slow another's last request.
-    pub fn stop_issuing(&mut self) {
+    /// The worker has no more requests out, as of `at`. Once every worker of the run has
+    /// said so, nothing a worker tears down can slow another's last request.
+    pub fn stop_issuing_at(&mut self, at: Instant) {
         if std::mem::replace(&mut self.issuing, false) {
             // One more than the time, so that 0 still means no stop.
-            let at = nanos_between(self.clock.measure_start, Instant::now()) + 1;
+            let at = nanos_between(self.clock.measure_start, at) + 1;
             self.run.last_stop_ns.fetch_max(at, Ordering::AcqRel);
             self.run.workers.fetch_sub(1, Ordering::Release);
         }
@@ -376,7 +376,7 @@ impl Recorder {
 
     /// Hands over what is left. Call once, when the worker stops.
     pub fn finish(mut self) {
-        self.stop_issuing();
+        self.stop_issuing_at(Instant::now());
         let stats = std::mem::replace(&mut self.current, WorkerStats::empty());
         self.send(stats, None);
     }
@@ -441,7 +441,7 @@ impl Recorder {
 impl Drop for Recorder {
     /// A worker that fails leaves the count too, so that no other waits on it.
     fn drop(&mut self) {
-        self.stop_issuing();
+        self.stop_issuing_at(Instant::now());
     }
 }
 
