@@ -329,11 +329,12 @@ async fn supervise<L: Lane>(
         })
         .collect();
     let give_up = shared.stop.end + grace;
+    let cut_short = |now| interrupt.load(Ordering::Relaxed) || now >= give_up;
     while !tasks.iter().all(|t| t.is_finished()) {
         ticks.tick().await;
         let now = Instant::now();
         shared.recorder.borrow_mut().tick(now);
-        if interrupt.load(Ordering::Relaxed) || now >= give_up {
+        if cut_short(now) {
             shared.stop.stop();
             tasks.iter().for_each(|t| t.abort());
         }
@@ -355,7 +356,7 @@ async fn supervise<L: Lane>(
     shared.recorder.borrow_mut().stop_issuing_at(stopped);
     while !shared.recorder.borrow().run_quiet() {
         let now = Instant::now();
-        if interrupt.load(Ordering::Relaxed) || now >= give_up {
+        if cut_short(now) {
             break;
         }
         shared.recorder.borrow_mut().tick(now);
